@@ -1,0 +1,522 @@
+//! [`FleetState`]: applies vehicle reports and answers what changed.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rstar::RTree;
+use samu_domain::{
+    CentralId, CrewMember, MemberId, OutOfServiceReason, UnitId, UnitStatus, UnitType,
+    ValidationError,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    config::FleetConfig,
+    nearest::IndexEntry,
+    seq::SeqWindow,
+    unit::{Fix, UnitRecord, UnitSnapshot, UnitState},
+};
+
+/// Why a report could not be applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FleetError {
+    /// No unit with that id is registered.
+    #[error("unit_id: unknown unit {0}")]
+    UnknownUnit(UnitId),
+    /// A field is out of bounds (a time far off, a bad sequence number).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+}
+
+/// A crew/status declaration, validated at the edge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrewStatusReport {
+    /// When the crew declared it.
+    pub reported_at: DateTime<Utc>,
+    /// Declared status; never `NoSignal`.
+    pub status: UnitStatus,
+    /// Present exactly when `status` is `OutOfService`.
+    pub out_of_service_reason: Option<OutOfServiceReason>,
+    /// Everyone aboard now.
+    pub crew: Vec<CrewMember>,
+}
+
+/// Who caused a status change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusSource {
+    /// The crew, through the vehicle app.
+    Crew,
+    /// The server's signal watch.
+    Signal,
+}
+
+impl StatusSource {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusSource::Crew => "crew",
+            StatusSource::Signal => "signal",
+        }
+    }
+}
+
+/// One entry of a unit's status history: the effective status, the reason
+/// and whether the crew was complete, from `at` on. The indicators are
+/// computed from these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// The unit.
+    pub unit: UnitId,
+    /// Per-unit event number, from 1, without gaps.
+    pub event_no: u64,
+    /// From when the new state holds.
+    pub at: DateTime<Utc>,
+    /// Effective status from `at` on.
+    pub status: UnitStatus,
+    /// Reason, when out of service.
+    pub out_of_service_reason: Option<OutOfServiceReason>,
+    /// Whether the crew met the minimum from `at` on.
+    pub crew_complete: bool,
+    /// Who caused it.
+    pub source: StatusSource,
+}
+
+/// People who boarded or left a unit with a crew report.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CrewChange {
+    /// Came aboard.
+    pub joined: Vec<CrewMember>,
+    /// Left.
+    pub left: Vec<MemberId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// How a fix was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PositionKind {
+    /// The unit's position now.
+    Applied,
+    /// Older than the unit's latest fix: history only.
+    Stale,
+    /// Implies an impossible speed: kept as evidence, not trusted.
+    Flagged,
+}
+
+/// The result of [`FleetState::apply_position`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PositionOutcome {
+    /// The sequence number was seen before; nothing changed.
+    Duplicate,
+    /// The fix was taken.
+    Taken {
+        /// How.
+        kind: PositionKind,
+        /// Whether the stored track keeps this fix.
+        keep_in_track: bool,
+        /// The unit came back from "no signal".
+        status_change: Option<StatusChange>,
+    },
+}
+
+/// The result of [`FleetState::apply_crew_status`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CrewStatusOutcome {
+    /// The sequence number was seen before; nothing changed.
+    Duplicate,
+    /// Older than the last report applied: ignored.
+    Stale,
+    /// Applied.
+    Applied {
+        /// The effective status, reason or crew completeness changed.
+        status_change: Option<StatusChange>,
+        /// People boarded or left.
+        crew_change: Option<CrewChange>,
+    },
+}
+
+/// Every unit of every central the instance serves, with a spatial index of
+/// the dispatchable ones per type.
+///
+/// Not thread-safe by itself: the runtime wraps it in a lock and keeps each
+/// critical section to one method call.
+#[derive(Debug)]
+pub struct FleetState {
+    pub(crate) config: FleetConfig,
+    pub(crate) units: Vec<UnitState>,
+    pub(crate) by_id: HashMap<UnitId, usize>,
+    /// One R-tree per unit type, over unit vectors of dispatchable units.
+    pub(crate) index: [RTree<IndexEntry>; 6],
+}
+
+impl FleetState {
+    /// An empty fleet.
+    pub fn new(config: FleetConfig) -> Self {
+        Self {
+            config,
+            units: Vec::new(),
+            by_id: HashMap::new(),
+            index: Default::default(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &FleetConfig {
+        &self.config
+    }
+
+    /// Number of units.
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Whether no unit is registered.
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    /// A unit's state.
+    pub fn unit(&self, id: &UnitId) -> Option<&UnitState> {
+        self.by_id.get(id).map(|&slot| &self.units[slot])
+    }
+
+    /// Every unit, in registration order.
+    pub fn units(&self) -> impl Iterator<Item = &UnitState> {
+        self.units.iter()
+    }
+
+    /// The units of one central, ordered by id.
+    pub fn units_of(&self, central: &CentralId) -> Vec<&UnitState> {
+        let mut units: Vec<_> = self
+            .units
+            .iter()
+            .filter(|u| &u.record.central == central)
+            .collect();
+        units.sort_by(|a, b| a.record.id.cmp(&b.record.id));
+        units
+    }
+
+    /// Registers a unit, or updates its registry data (type, base, label)
+    /// keeping its live state. A new unit starts out of service with no crew
+    /// and no signal until its app reports.
+    pub fn upsert_unit(&mut self, record: UnitRecord, now: DateTime<Utc>) {
+        if let Some(&slot) = self.by_id.get(&record.id) {
+            let unit = &mut self.units[slot];
+            unit.record = record;
+            unit.crew_check = self.config.crew_rules.check(unit.record.unit_type, &unit.crew);
+            self.unindex(slot);
+            self.reindex(slot);
+            return;
+        }
+        let snapshot = UnitSnapshot {
+            last_seq: 0,
+            fix: None,
+            last_heard: None,
+            reported_status: UnitStatus::OutOfService,
+            out_of_service_reason: Some(OutOfServiceReason::NoCrew),
+            no_signal: true,
+            status_since: now,
+            last_report_at: None,
+            crew: Vec::new(),
+            event_no: 0,
+            last_kept_fix_at: None,
+            updated_at: now,
+        };
+        self.restore_unit(record, snapshot);
+    }
+
+    /// Registers a unit with the live state a previous run stored.
+    pub fn restore_unit(&mut self, record: UnitRecord, snapshot: UnitSnapshot) {
+        let crew_check = self.config.crew_rules.check(record.unit_type, &snapshot.crew);
+        let last_kept = snapshot.last_kept_fix_at.and_then(|at| {
+            snapshot.fix.map(|fix| Fix { at, ..fix })
+        });
+        let state = UnitState {
+            record,
+            fix: snapshot.fix,
+            last_heard: snapshot.last_heard.or(snapshot.fix.map(|f| f.at)),
+            reported_status: snapshot.reported_status,
+            out_of_service_reason: snapshot.out_of_service_reason,
+            no_signal: snapshot.no_signal,
+            status_since: snapshot.status_since,
+            last_report_at: snapshot.last_report_at,
+            crew: snapshot.crew,
+            crew_check,
+            updated_at: snapshot.updated_at,
+            position_flagged: false,
+            event_no: snapshot.event_no,
+            seq: SeqWindow::restored(snapshot.last_seq),
+            last_kept,
+            suspect: None,
+            indexed: None,
+            last_event_key: None,
+        };
+        let mut state = state;
+        if state.event_no > 0 {
+            state.last_event_key = Some((
+                state.status(),
+                state.out_of_service_reason,
+                state.crew_check.complete,
+            ));
+        }
+        let id = state.record.id.clone();
+        if let Some(&slot) = self.by_id.get(&id) {
+            self.unindex(slot);
+            self.units[slot] = state;
+            self.reindex(slot);
+        } else {
+            self.units.push(state);
+            let slot = self.units.len() - 1;
+            self.by_id.insert(id, slot);
+            self.reindex(slot);
+        }
+    }
+
+    /// Applies a GPS fix reported under sequence number `seq`.
+    ///
+    /// # Errors
+    /// [`FleetError::UnknownUnit`], or [`FleetError::Invalid`] when the fix is
+    /// timed too far in the future or the past, or `seq` is 0.
+    pub fn apply_position(
+        &mut self,
+        id: &UnitId,
+        seq: u64,
+        fix: Fix,
+        now: DateTime<Utc>,
+    ) -> Result<PositionOutcome, FleetError> {
+        let slot = self.slot(id)?;
+        check_seq(seq)?;
+        self.check_time("position.fix_time", fix.at, now)?;
+        if !self.units[slot].seq.insert(seq) {
+            return Ok(PositionOutcome::Duplicate);
+        }
+        let max_speed = self.config.max_speed_mps(self.units[slot].record.unit_type);
+        let track = self.config.track.clone();
+        let unit = &mut self.units[slot];
+        unit.last_heard = unit.last_heard.max(Some(fix.at));
+
+        if let Some(current) = unit.fix {
+            if fix.at <= current.at {
+                return Ok(PositionOutcome::Taken {
+                    kind: PositionKind::Stale,
+                    keep_in_track: true,
+                    status_change: None,
+                });
+            }
+            let confirmed_by_suspect = unit
+                .suspect
+                .is_some_and(|s| s.at < fix.at && plausible(&s, &fix, max_speed));
+            if !plausible(&current, &fix, max_speed) && !confirmed_by_suspect {
+                unit.suspect = Some(fix);
+                unit.position_flagged = true;
+                unit.updated_at = now;
+                let status_change = self.recover_signal(slot, fix.at);
+                return Ok(PositionOutcome::Taken {
+                    kind: PositionKind::Flagged,
+                    keep_in_track: true,
+                    status_change,
+                });
+            }
+        }
+
+        let unit = &mut self.units[slot];
+        unit.fix = Some(fix);
+        unit.suspect = None;
+        unit.position_flagged = false;
+        unit.updated_at = now;
+        let status_change = self.recover_signal(slot, fix.at);
+        let unit = &mut self.units[slot];
+        let keep_in_track = status_change.is_some()
+            || unit.last_kept.is_none_or(|kept| {
+                fix.at - kept.at >= TimeDelta::seconds(track.min_interval_s as i64)
+                    || kept.point.distance_m(fix.point) >= track.min_distance_m
+            });
+        if keep_in_track {
+            unit.last_kept = Some(fix);
+        }
+        self.reindex(slot);
+        Ok(PositionOutcome::Taken {
+            kind: PositionKind::Applied,
+            keep_in_track,
+            status_change,
+        })
+    }
+
+    /// Applies a crew/status declaration reported under `seq`.
+    ///
+    /// # Errors
+    /// [`FleetError::UnknownUnit`], or [`FleetError::Invalid`] when the report
+    /// is timed too far off, declares `NoSignal`, or `seq` is 0.
+    pub fn apply_crew_status(
+        &mut self,
+        id: &UnitId,
+        seq: u64,
+        report: CrewStatusReport,
+        now: DateTime<Utc>,
+    ) -> Result<CrewStatusOutcome, FleetError> {
+        let slot = self.slot(id)?;
+        check_seq(seq)?;
+        self.check_time("crew_status.reported_at", report.reported_at, now)?;
+        if !report.status.is_reportable() {
+            return Err(ValidationError::new(
+                "crew_status.status",
+                "no_signal is derived by the server and cannot be reported",
+            )
+            .into());
+        }
+        if !self.units[slot].seq.insert(seq) {
+            return Ok(CrewStatusOutcome::Duplicate);
+        }
+        let unit = &mut self.units[slot];
+        if unit.last_report_at.is_some_and(|last| report.reported_at < last) {
+            return Ok(CrewStatusOutcome::Stale);
+        }
+        let crew_change = diff_crew(&unit.crew, &report.crew, report.reported_at);
+        unit.crew = report.crew;
+        unit.crew_check = self.config.crew_rules.check(unit.record.unit_type, &unit.crew);
+        unit.reported_status = report.status;
+        unit.out_of_service_reason = report
+            .out_of_service_reason
+            .filter(|_| report.status == UnitStatus::OutOfService);
+        unit.last_report_at = Some(report.reported_at);
+        unit.updated_at = now;
+        let status_change = self.record_change(slot, report.reported_at, StatusSource::Crew);
+        self.reindex(slot);
+        Ok(CrewStatusOutcome::Applied {
+            status_change,
+            crew_change,
+        })
+    }
+
+    /// Marks units whose last fix is older than the no-signal delay. The
+    /// change is dated when the delay ran out, not when the sweep ran, so the
+    /// history does not depend on the sweep's period.
+    pub fn sweep_signal(&mut self, now: DateTime<Utc>) -> Vec<StatusChange> {
+        let delay = self.config.no_signal_after();
+        let mut changes = Vec::new();
+        for slot in 0..self.units.len() {
+            let unit = &mut self.units[slot];
+            let Some(heard) = unit.last_heard else { continue };
+            if unit.no_signal || now - heard <= delay {
+                continue;
+            }
+            unit.no_signal = true;
+            unit.updated_at = now;
+            if let Some(change) = self.record_change(slot, heard + delay, StatusSource::Signal) {
+                changes.push(change);
+            }
+            self.reindex(slot);
+        }
+        changes
+    }
+
+    fn slot(&self, id: &UnitId) -> Result<usize, FleetError> {
+        self.by_id
+            .get(id)
+            .copied()
+            .ok_or_else(|| FleetError::UnknownUnit(id.clone()))
+    }
+
+    fn check_time(
+        &self,
+        field: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ValidationError> {
+        if at > now + self.config.max_future_skew() {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "{} is more than {} s in the future (device clock wrong?)",
+                    at.to_rfc3339(),
+                    self.config.max_future_skew_s
+                ),
+            ));
+        }
+        if at < now - self.config.max_report_age() {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "{} is more than {} s in the past",
+                    at.to_rfc3339(),
+                    self.config.max_report_age_s
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Clears "no signal" after a fix, recording the change.
+    fn recover_signal(&mut self, slot: usize, at: DateTime<Utc>) -> Option<StatusChange> {
+        if !self.units[slot].no_signal {
+            return None;
+        }
+        self.units[slot].no_signal = false;
+        let change = self.record_change(slot, at, StatusSource::Signal);
+        self.reindex(slot);
+        change
+    }
+
+    /// Appends a status event when the effective status, the reason or the
+    /// crew completeness differ from the last event's.
+    fn record_change(
+        &mut self,
+        slot: usize,
+        at: DateTime<Utc>,
+        source: StatusSource,
+    ) -> Option<StatusChange> {
+        let unit = &mut self.units[slot];
+        let key = (unit.status(), unit.out_of_service_reason, unit.crew_check.complete);
+        let last = unit.last_event_key;
+        if last == Some(key) {
+            return None;
+        }
+        unit.last_event_key = Some(key);
+        unit.event_no += 1;
+        if last.is_none_or(|(status, _, _)| status != key.0) {
+            unit.status_since = at;
+        }
+        Some(StatusChange {
+            unit: unit.record.id.clone(),
+            event_no: unit.event_no,
+            at,
+            status: key.0,
+            out_of_service_reason: key.1,
+            crew_complete: key.2,
+            source,
+        })
+    }
+}
+
+/// Sequence numbers start at 1: 0 is what an app that forgot to set the field sends.
+fn check_seq(seq: u64) -> Result<(), ValidationError> {
+    if seq == 0 {
+        return Err(ValidationError::new("seq", "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// Whether going from `from` to `to` needs no more than `max_speed_mps`.
+fn plausible(from: &Fix, to: &Fix, max_speed_mps: f64) -> bool {
+    let dt = (to.at - from.at).as_seconds_f64();
+    let distance = from.point.distance_m(to.point);
+    // Receivers jitter by tens of metres; never flag a move within accuracy.
+    let slack = 50.0 + f64::from(to.accuracy_m.unwrap_or(0.0).max(from.accuracy_m.unwrap_or(0.0)));
+    distance <= slack || (dt > 0.0 && (distance - slack) / dt <= max_speed_mps)
+}
+
+fn diff_crew(old: &[CrewMember], new: &[CrewMember], at: DateTime<Utc>) -> Option<CrewChange> {
+    let joined: Vec<CrewMember> = new.iter().filter(|m| !old.contains(m)).cloned().collect();
+    let left: Vec<MemberId> = old
+        .iter()
+        .filter(|m| !new.contains(m))
+        .map(|m| m.id.clone())
+        .collect();
+    (!joined.is_empty() || !left.is_empty()).then_some(CrewChange { joined, left, at })
+}
+
+/// Unit types index the per-type trees.
+pub(crate) fn type_slot(t: UnitType) -> usize {
+    t.index()
+}
