@@ -1,0 +1,187 @@
+//! The durable store of a central.
+//!
+//! One [`Store`] speaks to PostgreSQL (production) or SQLite (the embedded
+//! default, `./samu-data/samu.db`) through sqlx's `Any` driver, with a single
+//! portable schema in `migrations/`. Times are stored as milliseconds since
+//! the Unix epoch; flags as 0/1.
+//!
+//! # Layout
+//! - [`connect`](Store::connect), migration and readiness: this file.
+//! - [`registry`]: centrals, municipalities, bases and units.
+//! - [`credentials`]: device and user tokens, kept as SHA-256 hashes.
+//! - [`history`]: the batched writes of the ingest path (positions, status
+//!   events, crew shifts, live state) and restoring the fleet on start.
+//! - [`sql`]: placeholder and time helpers shared by the modules.
+#![forbid(unsafe_code)]
+
+pub mod credentials;
+pub mod history;
+pub mod registry;
+mod sql;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    AnyPool, Executor,
+};
+
+pub use credentials::{Credential, IssuedCredential, Role};
+pub use history::{PositionRow, WriteBatch};
+pub use registry::{BaseRow, CentralRow, MunicipalityRow, UnitRow};
+
+/// Migrations embedded from the workspace's `migrations/` folder.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value no longer parses (a corrupt or foreign row).
+    #[error("corrupt row in {table}: {message}")]
+    Corrupt {
+        /// Table of the row.
+        table: &'static str,
+        /// What did not parse.
+        message: String,
+    },
+    /// The database URL is not one this server speaks.
+    #[error("unsupported DATABASE_URL {0:?}: use postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        /// The folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite (embedded).
+    Sqlite,
+}
+
+/// A cheap-to-clone handle to the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// The embedded default when no `DATABASE_URL` is set.
+pub const DEFAULT_SQLITE_PATH: &str = "samu-data/samu.db";
+
+impl Store {
+    /// Connects to `url` (`postgres://…` or `sqlite://PATH`), creating the
+    /// SQLite file and its folder when missing. Does not migrate.
+    ///
+    /// # Errors
+    /// An unsupported URL, an unreachable server, or an uncreatable file.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer at a time; a few connections serve the
+            // readers without queuing writers behind each other.
+            .max_connections(match backend {
+                Backend::Postgres => 16,
+                Backend::Sqlite => 4,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; NORMAL sync is
+                        // durable across process crashes (not power loss)
+                        // and is what makes batched ingest fast.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The database behind the store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations.
+    ///
+    /// # Errors
+    /// A failed or inconsistent migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Answers when the database answers (for `/readyz`).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for those in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// `sqlite://samu-data/samu.db` → the same with `mode=rwc`, after creating
+/// the folder.
+fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(if rest.contains("mode=") {
+        format!("sqlite://{rest}")
+    } else if rest.contains('?') {
+        format!("sqlite://{rest}&mode=rwc")
+    } else {
+        format!("sqlite://{rest}?mode=rwc")
+    })
+}

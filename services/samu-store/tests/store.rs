@@ -1,0 +1,202 @@
+//! The store against real databases: SQLite and PostgreSQL, same tests.
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use samu_domain::{
+    BaseId, CentralId, CrewMember, CrewRole, GeoPoint, MemberId, UnitId, UnitStatus, UnitType,
+};
+use samu_fleet::{
+    CrewStatusOutcome, CrewStatusReport, FleetConfig, FleetState, Fix, PositionKind,
+    PositionOutcome, UnitRecord,
+};
+use samu_store::{BaseRow, CentralRow, PositionRow, Role, Store, UnitRow, WriteBatch};
+use samu_testkit::{backend_tests, TestBackend};
+
+backend_tests! {
+    registry_round_trips => registry_round_trips;
+    batches_are_idempotent_and_restore_the_fleet => batches_are_idempotent_and_restore_the_fleet;
+    credentials_issue_and_revoke => credentials_issue_and_revoke;
+}
+
+async fn store(backend: TestBackend) -> (Store, samu_testkit::TestDatabase) {
+    let db = backend.fresh().await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    // Migrating twice is a no-op.
+    store.migrate().await.expect("migrate again");
+    (store, db)
+}
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+}
+
+async fn seed(store: &Store) -> UnitRecord {
+    let central = CentralId::parse("c", "3106200").unwrap();
+    store
+        .upsert_central(
+            &CentralRow {
+                id: central.clone(),
+                name: "SAMU BH".into(),
+                time_zone: "America/Sao_Paulo".into(),
+                population: 2_523_794,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_base(&BaseRow {
+            id: BaseId::parse("b", "bh-centro").unwrap(),
+            central: central.clone(),
+            name: "Base Centro".into(),
+            location: GeoPoint::new("", -19.92, -43.94).unwrap(),
+        })
+        .await
+        .unwrap();
+    let record = UnitRecord {
+        id: UnitId::parse("u", "bh-usa-01").unwrap(),
+        central,
+        unit_type: UnitType::Usa,
+        base: Some(BaseId::parse("b", "bh-centro").unwrap()),
+        label: "USA 01".into(),
+    };
+    store
+        .upsert_unit(&UnitRow { record: record.clone(), habilitated_from: t0(), retired_at: None })
+        .await
+        .unwrap();
+    record
+}
+
+async fn registry_round_trips(backend: TestBackend) {
+    let (store, _db) = store(backend).await;
+    let record = seed(&store).await;
+    let unit = store.unit(&record.id).await.unwrap().unwrap();
+    assert_eq!(unit.record, record);
+    assert_eq!(unit.habilitated_from, t0());
+    let centrals = store.centrals().await.unwrap();
+    assert_eq!(centrals.len(), 1);
+    assert_eq!(centrals[0].population, 2_523_794);
+    // Updating keeps one row.
+    let mut renamed = unit.clone();
+    renamed.record.label = "USA 1".into();
+    store.upsert_unit(&renamed).await.unwrap();
+    assert_eq!(store.units().await.unwrap(), vec![renamed]);
+    // A unit of an unknown central is refused by the database.
+    let mut orphan = unit;
+    orphan.record.id = UnitId::parse("u", "orphan").unwrap();
+    orphan.record.central = CentralId::parse("c", "3170107").unwrap();
+    assert!(store.upsert_unit(&orphan).await.is_err());
+    store.ping().await.unwrap();
+}
+
+async fn batches_are_idempotent_and_restore_the_fleet(backend: TestBackend) {
+    let (store, _db) = store(backend).await;
+    let record = seed(&store).await;
+    let id = record.id.clone();
+    let mut fleet = FleetState::new(FleetConfig::default());
+    fleet.upsert_unit(record.clone(), t0());
+
+    let mut batch = WriteBatch::default();
+    let fix = Fix {
+        at: t0(),
+        point: GeoPoint::new("", -19.92, -43.94).unwrap(),
+        speed_mps: Some(0.0),
+        heading_deg: None,
+        accuracy_m: Some(5.0),
+    };
+    let PositionOutcome::Taken { status_change, keep_in_track: true, .. } =
+        fleet.apply_position(&id, 1, fix, t0()).unwrap()
+    else {
+        panic!()
+    };
+    batch.positions.push(PositionRow { unit: id.clone(), seq: 1, fix, kind: PositionKind::Applied });
+    batch.status_events.extend(status_change);
+    let crew: Vec<CrewMember> = [CrewRole::Driver, CrewRole::Nurse, CrewRole::Physician]
+        .into_iter()
+        .enumerate()
+        .map(|(i, role)| CrewMember { id: MemberId::parse("m", &format!("m{i}")).unwrap(), role })
+        .collect();
+    let report = CrewStatusReport {
+        reported_at: t0() + TimeDelta::seconds(1),
+        status: UnitStatus::AvailableAtBase,
+        out_of_service_reason: None,
+        crew,
+    };
+    let CrewStatusOutcome::Applied { status_change, crew_change } =
+        fleet.apply_crew_status(&id, 2, report, t0()).unwrap()
+    else {
+        panic!()
+    };
+    batch.status_events.extend(status_change);
+    batch.crew_changes.extend(crew_change.map(|c| (id.clone(), c)));
+    batch.live_states.insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
+
+    store.write_batch(&batch, t0()).await.unwrap();
+    // A retried batch stores nothing twice.
+    store.write_batch(&batch, t0()).await.unwrap();
+
+    assert_eq!(store.track(&id).await.unwrap().len(), 1);
+    assert_eq!(store.track(&id).await.unwrap()[0].fix, fix);
+    let history = store.status_history(&id).await.unwrap();
+    assert_eq!(
+        history.iter().map(|e| (e.event_no, e.status)).collect::<Vec<_>>(),
+        [(1, UnitStatus::OutOfService), (2, UnitStatus::AvailableAtBase)]
+    );
+    assert_eq!(store.crew_shifts(&id).await.unwrap().len(), 3);
+
+    // A crew member leaves: the shift is closed.
+    let mut second = WriteBatch::default();
+    let report = CrewStatusReport {
+        reported_at: t0() + TimeDelta::seconds(60),
+        status: UnitStatus::AvailableAtBase,
+        out_of_service_reason: None,
+        crew: fleet.unit(&id).unwrap().crew[..2].to_vec(),
+    };
+    let CrewStatusOutcome::Applied { status_change, crew_change } =
+        fleet.apply_crew_status(&id, 3, report, t0()).unwrap()
+    else {
+        panic!()
+    };
+    second.status_events.extend(status_change);
+    second.crew_changes.extend(crew_change.map(|c| (id.clone(), c)));
+    second.live_states.insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
+    store.write_batch(&second, t0()).await.unwrap();
+    let shifts = store.crew_shifts(&id).await.unwrap();
+    assert_eq!(shifts.iter().filter(|s| s.3.is_some()).count(), 1);
+    assert!(!store.status_history(&id).await.unwrap().last().unwrap().crew_complete);
+
+    // Restore: the same live state comes back.
+    let loaded = store.load_fleet(t0()).await.unwrap();
+    assert_eq!(loaded.len(), 1);
+    let (loaded_record, snapshot) = &loaded[0];
+    assert_eq!(loaded_record, &record);
+    assert_eq!(snapshot.as_ref().unwrap(), &fleet.unit(&id).unwrap().snapshot());
+}
+
+async fn credentials_issue_and_revoke(backend: TestBackend) {
+    let (store, _db) = store(backend).await;
+    let record = seed(&store).await;
+    let device = store
+        .issue_credential(Role::Device, Some(&record.id), "app", None, t0())
+        .await
+        .unwrap();
+    let wall = store
+        .issue_credential(Role::Wall, None, "wall", Some(t0() + TimeDelta::hours(1)), t0())
+        .await
+        .unwrap();
+    assert_ne!(device.token, wall.token);
+    assert!(device.token.starts_with("samu_") && device.token.len() == 69);
+    let active = store.active_credentials().await.unwrap();
+    assert_eq!(active.len(), 2);
+    let (hash, stored) = active.iter().find(|(_, c)| c.role == Role::Device).unwrap();
+    assert_eq!(hash, &samu_store::credentials::token_hash(&device.token));
+    assert_eq!(stored.unit.as_ref(), Some(&record.id));
+    assert!(!active.iter().any(|(h, _)| h == &device.token), "never the secret");
+    let (_, stored_wall) = active.iter().find(|(_, c)| c.role == Role::Wall).unwrap();
+    assert!(stored_wall.is_valid_at(t0()));
+    assert!(!stored_wall.is_valid_at(t0() + TimeDelta::hours(2)));
+
+    assert!(store.revoke_credential(&device.credential.id, t0()).await.unwrap());
+    assert!(!store.revoke_credential("no-such-id", t0()).await.unwrap());
+    assert_eq!(store.active_credentials().await.unwrap().len(), 1);
+}
