@@ -204,6 +204,7 @@ impl FleetState {
         if let Some(&slot) = self.by_id.get(&record.id) {
             let unit = &mut self.units[slot];
             unit.record = record;
+            unit.retired = false;
             unit.crew_check = self.config.crew_rules.check(unit.record.unit_type, &unit.crew);
             self.unindex(slot);
             self.reindex(slot);
@@ -226,6 +227,15 @@ impl FleetState {
         self.restore_unit(record, snapshot);
     }
 
+    /// Takes a unit out of dispatch for good (its habilitation ended). It
+    /// stays known so late reports and queries about it still make sense.
+    pub fn retire_unit(&mut self, id: &UnitId) {
+        if let Some(&slot) = self.by_id.get(id) {
+            self.units[slot].retired = true;
+            self.reindex(slot);
+        }
+    }
+
     /// Registers a unit with the live state a previous run stored.
     pub fn restore_unit(&mut self, record: UnitRecord, snapshot: UnitSnapshot) {
         let crew_check = self.config.crew_rules.check(record.unit_type, &snapshot.crew);
@@ -246,6 +256,7 @@ impl FleetState {
             updated_at: snapshot.updated_at,
             position_flagged: false,
             event_no: snapshot.event_no,
+            retired: false,
             seq: SeqWindow::restored(snapshot.last_seq),
             last_kept,
             suspect: None,

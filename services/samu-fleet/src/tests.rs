@@ -411,3 +411,12 @@ fn changing_a_units_type_moves_it_between_trees() {
     // A USB crew is not a MOTO crew (no nursing rider alone is fine: a técnico is aboard).
     assert_eq!(fleet.nearest(&query(&[UnitType::Moto], 5)).len(), 1);
 }
+
+#[test]
+fn retired_units_are_never_offered() {
+    let mut fleet = fleet_with(&[("u1", BH, UnitType::Usb)]);
+    make_ready(&mut fleet, "u1", UnitType::Usb, 1, -19.92, -43.94);
+    fleet.retire_unit(&uid("u1"));
+    assert!(fleet.nearest(&query(&[UnitType::Usb], 5)).is_empty());
+    assert!(!fleet.unit(&uid("u1")).unwrap().is_dispatchable());
+}

@@ -99,6 +99,8 @@ pub struct UnitState {
     pub position_flagged: bool,
     /// Number of the last status event.
     pub event_no: u64,
+    /// Its habilitation ended: never offered for dispatch again.
+    pub retired: bool,
     pub(crate) seq: SeqWindow,
     pub(crate) last_kept: Option<Fix>,
     /// An untrusted fix that a consistent follow-up may confirm.
@@ -125,7 +127,10 @@ impl UnitState {
     /// Can be offered for a new call: available, complete crew, a known
     /// position and a live signal.
     pub fn is_dispatchable(&self) -> bool {
-        self.status().is_available() && self.crew_check.complete && self.fix.is_some()
+        !self.retired
+            && self.status().is_available()
+            && self.crew_check.complete
+            && self.fix.is_some()
     }
 
     /// Highest report sequence number applied.

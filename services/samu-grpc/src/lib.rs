@@ -1,0 +1,23 @@
+//! The gRPC adapter: the `samu.v1` services over tonic, plus health and
+//! reflection.
+//!
+//! Every message is parsed into domain types at the door ([`convert`]); every
+//! call is authenticated and checked against the role table ([`access`]);
+//! every error becomes a `tonic::Status` in one place ([`status`]).
+//!
+//! # Layout
+//! - [`telemetry`]: the per-vehicle ingest stream.
+//! - [`fleet`]: nearest units, one unit, a central's units.
+//! - [`admin`]: registry and credentials.
+//! - [`server`]: assembling the services into one router.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod admin;
+pub mod convert;
+pub mod fleet;
+pub mod server;
+pub mod status;
+pub mod telemetry;
+
+pub use server::{serve, GrpcConfig};

@@ -1,0 +1,16 @@
+//! The HTTP adapter: `/healthz`, `/readyz`, `/metrics`, the wall's
+//! WebSocket feed at `/ws/wall` and the wall page at `/`.
+//!
+//! # Layout
+//! - [`router`]: routes and shared state.
+//! - [`wall`]: the wall feed (snapshot, coalesced deltas, resync, pings).
+//! - [`telemetry`]: the Prometheus recorder.
+//! - [`error`]: JSON error bodies.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod router;
+pub mod telemetry;
+pub mod wall;
+
+pub use router::{router, serve, HttpConfig, HttpState};

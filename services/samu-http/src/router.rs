@@ -1,0 +1,169 @@
+//! Routes and shared state of the HTTP server.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{Query, State, WebSocketUpgrade},
+    http::{header, HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+use samu_domain::CentralId;
+use samu_runtime::{AuthError, Central};
+use samu_store::Role;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    error::ApiError,
+    wall::{self, WallConfig},
+};
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The wall feed.
+    pub wall: WallConfig,
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The running central.
+    pub central: Central,
+    /// Redis, when configured: `/readyz` checks it.
+    pub redis: Option<redis::Client>,
+    /// Settings.
+    pub config: HttpConfig,
+    /// Fires when the server stops; open wall sockets close.
+    pub shutdown: CancellationToken,
+    /// Renders `/metrics`.
+    pub prometheus: PrometheusHandle,
+}
+
+/// The wall page, built from `dashboard/`.
+const WALL_PAGE: &str = include_str!("../../../dashboard/index.html");
+
+/// Every route.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(WALL_PAGE) }))
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/ws/wall", get(ws_wall))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such path") })
+        .with_state(state)
+}
+
+/// Serves HTTP on `listener` until `shutdown` fires.
+///
+/// # Errors
+/// The listener failed.
+pub async fn serve(listener: TcpListener, state: HttpState) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn readyz(State(state): State<HttpState>) -> Response {
+    let store = match tokio::time::timeout(Duration::from_secs(2), state.central.ready()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 2 s".to_owned()),
+    };
+    let redis = match &state.redis {
+        None => None,
+        Some(client) => Some(ping_redis(client).await),
+    };
+    let ok = store.is_ok() && redis.as_ref().is_none_or(Result::is_ok);
+    let describe = |r: &Result<(), String>| match r {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.clone(),
+    };
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "store": describe(&store),
+        "redis": redis.as_ref().map_or_else(|| "disabled".to_owned(), describe),
+        "write_backlog": state.central.write_backlog(),
+    });
+    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body)).into_response()
+}
+
+async fn ping_redis(client: &redis::Client) -> Result<(), String> {
+    let attempt = async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 2 s".to_owned()),
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.prometheus.render(),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct WallParams {
+    central: Option<String>,
+    token: Option<String>,
+}
+
+/// Roles that may watch the wall: every person's role (read-only,
+/// operational data), never a vehicle app.
+fn may_watch(role: Role) -> bool {
+    role != Role::Device
+}
+
+async fn ws_wall(
+    State(state): State<HttpState>,
+    Query(params): Query<WallParams>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let header_token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let token = header_token.or(params.token.as_deref()).unwrap_or("");
+    let credential = state.central.authenticate(token).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            match e {
+                AuthError::Missing => "missing token: send Authorization: Bearer or ?token=",
+                AuthError::Invalid => "invalid, revoked or expired token",
+            },
+        )
+    })?;
+    if !may_watch(credential.role) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("the {} role may not watch the wall", credential.role),
+        ));
+    }
+    let filter = params
+        .central
+        .filter(|c| !c.is_empty())
+        .map(|c| CentralId::parse("central", &c))
+        .transpose()?;
+    let config = state.config.wall.clone();
+    let central = state.central.clone();
+    let shutdown = state.shutdown.clone();
+    Ok(upgrade
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| wall::run_client(socket, central, filter, config, shutdown)))
+}

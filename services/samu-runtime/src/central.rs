@@ -1,0 +1,245 @@
+//! The [`Central`] handle, start-up and background tasks.
+
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use chrono::Utc;
+use samu_domain::CentralId;
+use samu_fleet::{FleetConfig, FleetState};
+use samu_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use tokio::{sync::{broadcast, mpsc}, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    auth::CredentialCache,
+    feed::{FleetEvent, UnitView},
+    writer::{self, WriteItem},
+};
+
+/// Settings of the runtime.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Reports waiting for the writer; when full, vehicle streams wait
+    /// (back-pressure) instead of the server buffering without bound.
+    pub write_queue: usize,
+    /// Most reports merged into one transaction.
+    pub max_batch: usize,
+    /// How often the no-signal sweep runs, in milliseconds.
+    pub signal_sweep_ms: u64,
+    /// How often credentials are reloaded from the store (revocations made
+    /// on another instance), in seconds.
+    pub credential_refresh_s: u64,
+    /// Changes the feed buffers for slow listeners before they must resync.
+    pub feed_capacity: usize,
+    /// How long shutdown waits for pending writes, in seconds.
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            write_queue: 65_536,
+            max_batch: 4_096,
+            signal_sweep_ms: 1_000,
+            credential_refresh_s: 5,
+            feed_capacity: 16_384,
+            shutdown_grace_s: 10,
+        }
+    }
+}
+
+/// The running central, shared by every adapter. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct Central {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// A std lock, not an async one: every critical section is one
+    /// synchronous fleet method (microseconds) and never spans an `.await`.
+    pub(crate) fleet: RwLock<FleetState>,
+    pub(crate) store: Store,
+    pub(crate) writes: mpsc::Sender<WriteItem>,
+    pub(crate) feed: broadcast::Sender<FleetEvent>,
+    pub(crate) credentials: CredentialCache,
+}
+
+/// The background tasks of a running central; await [`RuntimeTasks::join`]
+/// after cancelling the shutdown token so pending writes are flushed.
+#[derive(Debug)]
+pub struct RuntimeTasks {
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl RuntimeTasks {
+    /// Waits for every task to end.
+    pub async fn join(self) {
+        for handle in self.handles {
+            if let Err(e) = handle.await {
+                tracing::error!(error = %e, "runtime task panicked");
+            }
+        }
+    }
+}
+
+impl Central {
+    /// Restores the fleet and credentials from the store and starts the
+    /// writer, the no-signal sweep and the credential refresh. They run
+    /// until `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    pub async fn start(
+        store: Store,
+        config: RuntimeConfig,
+        fleet_config: FleetConfig,
+        shutdown: CancellationToken,
+    ) -> Result<(Self, RuntimeTasks), StoreError> {
+        let now = Utc::now();
+        let mut fleet = FleetState::new(fleet_config);
+        let units = store.load_fleet(now).await?;
+        for (record, snapshot) in units {
+            match snapshot {
+                Some(snapshot) => fleet.restore_unit(record, snapshot),
+                None => fleet.upsert_unit(record, now),
+            }
+        }
+        tracing::info!(units = fleet.len(), "fleet restored from the store");
+        let credentials = CredentialCache::default();
+        credentials.replace(store.active_credentials().await?);
+
+        let (writes, write_rx) = mpsc::channel(config.write_queue.max(1));
+        let (feed, _) = broadcast::channel(config.feed_capacity.max(16));
+        let central = Central {
+            inner: Arc::new(Inner {
+                fleet: RwLock::new(fleet),
+                store: store.clone(),
+                writes,
+                feed,
+                credentials,
+            }),
+        };
+        let handles = vec![
+            tokio::spawn(writer::run(
+                store,
+                write_rx,
+                config.max_batch.max(1),
+                Duration::from_secs(config.shutdown_grace_s),
+                shutdown.clone(),
+            )),
+            tokio::spawn(central.clone().sweep_signal(
+                Duration::from_millis(config.signal_sweep_ms.max(10)),
+                shutdown.clone(),
+            )),
+            tokio::spawn(central.clone().refresh_credentials(
+                Duration::from_secs(config.credential_refresh_s.max(1)),
+                shutdown,
+            )),
+        ];
+        Ok((central, RuntimeTasks { handles }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Runs `f` with read access to the fleet. Keep `f` short and
+    /// synchronous: ingest waits while it runs.
+    pub fn with_fleet<R>(&self, f: impl FnOnce(&FleetState) -> R) -> R {
+        let fleet = self.inner.fleet.read().unwrap_or_else(|e| e.into_inner());
+        f(&fleet)
+    }
+
+    pub(crate) fn with_fleet_mut<R>(&self, f: impl FnOnce(&mut FleetState) -> R) -> R {
+        let mut fleet = self.inner.fleet.write().unwrap_or_else(|e| e.into_inner());
+        f(&mut fleet)
+    }
+
+    /// Views of every unit, or of one central's, ordered by id.
+    pub fn unit_views(&self, central: Option<&CentralId>) -> Vec<UnitView> {
+        self.with_fleet(|fleet| {
+            let mut views: Vec<UnitView> = fleet
+                .units()
+                .filter(|u| central.is_none_or(|c| &u.record.central == c))
+                .map(UnitView::from)
+                .collect();
+            views.sort_by(|a, b| a.id.cmp(&b.id));
+            views
+        })
+    }
+
+    /// Listens to fleet changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<FleetEvent> {
+        self.inner.feed.subscribe()
+    }
+
+    /// Publishes a change to local listeners; also how changes received from
+    /// other instances reach this instance's walls.
+    pub fn publish(&self, event: FleetEvent) {
+        // No listener is not an error: no wall is connected.
+        let _ = self.inner.feed.send(event);
+    }
+
+    /// Reports waiting for the writer.
+    pub fn write_backlog(&self) -> usize {
+        self.inner.writes.max_capacity() - self.inner.writes.capacity()
+    }
+
+    /// Whether the store answers.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.inner.store.ping().await
+    }
+
+    async fn sweep_signal(self, every: Duration, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let now = Utc::now();
+            let items = self.with_fleet_mut(|fleet| {
+                fleet
+                    .sweep_signal(now)
+                    .into_iter()
+                    .filter_map(|change| {
+                        let unit = fleet.unit(&change.unit)?;
+                        Some((WriteItem::status(change, unit.snapshot()), UnitView::from(unit)))
+                    })
+                    .collect::<Vec<_>>()
+            });
+            for (item, view) in items {
+                tracing::info!(unit = %view.id, "unit has no signal");
+                self.publish(FleetEvent::Unit(view));
+                if self.inner.writes.send(item).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn refresh_credentials(self, every: Duration, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            match self.inner.store.active_credentials().await {
+                Ok(active) => self.inner.credentials.replace(active),
+                Err(e) => tracing::warn!(error = %e, "credential refresh failed; keeping the cached set"),
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! What the wall and other instances hear about: unit views, broadcast on
+//! every change.
+
+use chrono::{DateTime, Utc};
+use samu_domain::{CentralId, UnitId, UnitStatus, UnitType};
+use samu_fleet::UnitState;
+use serde::{Deserialize, Serialize};
+
+/// A unit as the wall shows it. Only operational data: the wall never
+/// carries crew identities or anything about patients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitView {
+    /// Unit id.
+    pub id: UnitId,
+    /// Its central.
+    pub central: CentralId,
+    /// `USB`, `USA`, …
+    #[serde(rename = "type")]
+    pub unit_type: UnitType,
+    /// Human label ("USA 01").
+    pub label: String,
+    /// Effective status.
+    pub status: UnitStatus,
+    /// Why out of service, when it is.
+    pub out_of_service_reason: Option<samu_domain::OutOfServiceReason>,
+    /// Last trusted latitude.
+    pub lat: Option<f64>,
+    /// Last trusted longitude.
+    pub lon: Option<f64>,
+    /// Course over ground, degrees.
+    pub heading: Option<f32>,
+    /// Minimum crew aboard.
+    pub crew_complete: bool,
+    /// Time of the last fix (lets the wall measure ingest-to-wall latency).
+    pub fix_at: Option<DateTime<Utc>>,
+    /// Last change of any kind.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&UnitState> for UnitView {
+    fn from(u: &UnitState) -> Self {
+        Self {
+            id: u.record.id.clone(),
+            central: u.record.central.clone(),
+            unit_type: u.record.unit_type,
+            label: u.record.label.clone(),
+            status: u.status(),
+            out_of_service_reason: u.out_of_service_reason.filter(|_| !u.no_signal),
+            lat: u.fix.map(|f| f.point.lat()),
+            lon: u.fix.map(|f| f.point.lon()),
+            heading: u.fix.and_then(|f| f.heading_deg),
+            crew_complete: u.crew_check.complete,
+            fix_at: u.fix.map(|f| f.at),
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A change somewhere in the fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FleetEvent {
+    /// A unit's view changed (position, status, crew).
+    Unit(UnitView),
+}

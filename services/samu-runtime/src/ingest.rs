@@ -1,0 +1,185 @@
+//! Applying vehicle reports: fleet state first, then the write queue.
+
+use chrono::Utc;
+use samu_domain::{UnitId, ValidationError};
+use samu_fleet::{
+    CrewStatusOutcome, CrewStatusReport, FleetError, Fix, PositionKind, PositionOutcome,
+};
+use samu_store::PositionRow;
+use tokio::sync::mpsc;
+
+use crate::{
+    central::Central,
+    feed::{FleetEvent, UnitView},
+    writer::WriteItem,
+};
+
+/// A validated report from a vehicle app.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The app's sequence number.
+    pub seq: u64,
+    /// The unit (already checked against the device token).
+    pub unit: UnitId,
+    /// What it says.
+    pub body: ReportBody,
+}
+
+/// What a report says.
+#[derive(Debug, Clone)]
+pub enum ReportBody {
+    /// A GPS fix.
+    Position(Fix),
+    /// A crew/status declaration.
+    CrewStatus(CrewStatusReport),
+}
+
+/// How a report was taken, sent once it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    /// The report's sequence number.
+    pub seq: u64,
+    /// How it was taken.
+    pub kind: AckKind,
+}
+
+/// How a report was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckKind {
+    /// Applied.
+    Applied,
+    /// Seen before.
+    Duplicate,
+    /// Older than what the unit has: history only.
+    Stale,
+    /// Impossible jump: stored as evidence, not trusted.
+    Flagged,
+}
+
+impl AckKind {
+    fn label(self) -> &'static str {
+        match self {
+            AckKind::Applied => "applied",
+            AckKind::Duplicate => "duplicate",
+            AckKind::Stale => "stale",
+            AckKind::Flagged => "flagged",
+        }
+    }
+}
+
+/// Why a report was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IngestError {
+    /// A field is wrong; the app must drop the report.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The unit is not registered.
+    #[error("unit_id: unknown unit {0}")]
+    UnknownUnit(UnitId),
+    /// The server is shutting down; the app should reconnect elsewhere.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+impl From<FleetError> for IngestError {
+    fn from(e: FleetError) -> Self {
+        match e {
+            FleetError::UnknownUnit(u) => IngestError::UnknownUnit(u),
+            FleetError::Invalid(v) => IngestError::Invalid(v),
+        }
+    }
+}
+
+impl Central {
+    /// Applies a report to the fleet state and queues its writes; `acks`
+    /// receives the acknowledgement once the report is stored. Waits when
+    /// the write queue is full, so a slow store slows the apps down instead
+    /// of growing memory.
+    ///
+    /// # Errors
+    /// [`IngestError`] when the report is refused; nothing is stored then.
+    pub async fn ingest(&self, report: Report, acks: &mpsc::Sender<Ack>) -> Result<(), IngestError> {
+        let now = Utc::now();
+        let kind_label = match report.body {
+            ReportBody::Position(_) => "position",
+            ReportBody::CrewStatus(_) => "crew_status",
+        };
+        let applied = self.with_fleet_mut(|fleet| -> Result<_, FleetError> {
+            let (kind, item) = match report.body {
+                ReportBody::Position(fix) => {
+                    match fleet.apply_position(&report.unit, report.seq, fix, now)? {
+                        PositionOutcome::Duplicate => (AckKind::Duplicate, None),
+                        PositionOutcome::Taken { kind, keep_in_track, status_change } => {
+                            let ack_kind = match kind {
+                                PositionKind::Applied => AckKind::Applied,
+                                PositionKind::Stale => AckKind::Stale,
+                                PositionKind::Flagged => AckKind::Flagged,
+                            };
+                            let publish = kind == PositionKind::Applied || status_change.is_some();
+                            let item = WriteItem {
+                                position: keep_in_track.then(|| PositionRow {
+                                    unit: report.unit.clone(),
+                                    seq: report.seq,
+                                    fix,
+                                    kind,
+                                }),
+                                status: status_change,
+                                ..WriteItem::default()
+                            };
+                            (ack_kind, Some((item, publish)))
+                        }
+                    }
+                }
+                ReportBody::CrewStatus(declared) => {
+                    match fleet.apply_crew_status(&report.unit, report.seq, declared, now)? {
+                        CrewStatusOutcome::Duplicate => (AckKind::Duplicate, None),
+                        CrewStatusOutcome::Stale => (AckKind::Stale, Some((WriteItem::default(), false))),
+                        CrewStatusOutcome::Applied { status_change, crew_change } => {
+                            let publish = status_change.is_some() || crew_change.is_some();
+                            let item = WriteItem {
+                                status: status_change,
+                                crew: crew_change,
+                                ..WriteItem::default()
+                            };
+                            (AckKind::Applied, Some((item, publish)))
+                        }
+                    }
+                }
+            };
+            // Every report that was not a duplicate moved the unit's sequence
+            // number, so its live state is written with it.
+            let unit = fleet.unit(&report.unit).expect("applied to an existing unit");
+            let item = item.map(|(mut item, publish)| {
+                item.live = Some((report.unit.clone(), unit.snapshot()));
+                (item, publish.then(|| UnitView::from(unit)))
+            });
+            Ok((kind, item))
+        });
+        let (kind, item) = match applied {
+            Ok(applied) => applied,
+            Err(e) => {
+                metrics::counter!("samu_reports_total", "kind" => kind_label, "outcome" => "rejected")
+                    .increment(1);
+                return Err(e.into());
+            }
+        };
+        metrics::counter!("samu_reports_total", "kind" => kind_label, "outcome" => kind.label())
+            .increment(1);
+        let ack = Ack { seq: report.seq, kind };
+        let item = match item {
+            None => WriteItem::barrier(acks.clone(), ack),
+            Some((mut item, view)) => {
+                if let Some(view) = view {
+                    self.publish(FleetEvent::Unit(view));
+                }
+                item.ack = Some((acks.clone(), ack));
+                item
+            }
+        };
+        self.inner
+            .writes
+            .send(item)
+            .await
+            .map_err(|_| IngestError::ShuttingDown)
+    }
+}

@@ -1,0 +1,28 @@
+//! The running central: one cheap-to-clone [`Central`] handle that the gRPC
+//! and HTTP adapters share.
+//!
+//! It owns the hot [`FleetState`](samu_fleet::FleetState) behind a lock, the
+//! persistence pipeline that batches every change into the store and only
+//! then acknowledges the report, the change feed the wall listens to, and
+//! the in-memory credential cache.
+//!
+//! # Layout
+//! - [`central`]: the handle, start-up (restore from the store) and background tasks.
+//! - [`ingest`]: applying vehicle reports.
+//! - [`writer`]: the group-commit writer and acknowledgements.
+//! - [`feed`]: unit views and the broadcast of changes.
+//! - [`auth`]: credential cache and token checks.
+//! - [`registry`]: admin operations that touch both store and fleet.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod central;
+pub mod feed;
+pub mod ingest;
+pub mod registry;
+pub mod writer;
+
+pub use auth::AuthError;
+pub use central::{Central, RuntimeConfig, RuntimeTasks};
+pub use feed::{FleetEvent, UnitView};
+pub use ingest::{Ack, AckKind, IngestError, Report, ReportBody};
