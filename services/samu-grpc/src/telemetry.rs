@@ -163,6 +163,11 @@ impl Reader {
     /// Handles one report. `Err` ends the stream with that status.
     async fn handle(&self, report: pb::VehicleReport) -> Result<(), Status> {
         if report.unit_id != self.unit.as_str() {
+            let known = UnitId::parse("unit_id", &report.unit_id)
+                .is_ok_and(|id| self.central.with_fleet(|fleet| fleet.unit(&id).is_some()));
+            if !known {
+                return Err(Status::not_found(format!("unit_id: unknown unit {:?}", report.unit_id)));
+            }
             return Err(Status::permission_denied(format!(
                 "unit_id: this device token belongs to unit {}, not {:?}",
                 self.unit, report.unit_id

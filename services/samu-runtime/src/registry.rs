@@ -149,7 +149,7 @@ impl Central {
             samu_store::credentials::token_hash(&issued.token),
             issued.credential.clone(),
         );
-        tracing::info!(token_id = %issued.credential.id, role = %role, "token issued");
+        tracing::debug!(token_id = %issued.credential.id, role = %role, "token issued");
         Ok(issued)
     }
 

@@ -1,0 +1,174 @@
+//! Building and running a central: store, runtime, listeners, demo.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use samu_runtime::{Central, RuntimeTasks};
+use samu_store::Store;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// A central, built and bound, not yet serving.
+pub struct Application {
+    config: Config,
+    central: Central,
+    tasks: RuntimeTasks,
+    grpc: TcpListener,
+    http: TcpListener,
+    redis: Option<redis::Client>,
+    demo: bool,
+    shutdown: CancellationToken,
+}
+
+/// Opens the configured store and applies pending migrations.
+///
+/// # Errors
+/// The store is unreachable or a migration fails.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.store_url();
+    let store = Store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", redact(&url)))?;
+    store.migrate().await.context("cannot migrate the store")?;
+    Ok(store)
+}
+
+/// A URL with its password hidden, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Application {
+    /// Opens and migrates the store, restores the fleet, binds both
+    /// listeners (port 0 picks a free port) and, with `demo`, seeds the demo.
+    ///
+    /// # Errors
+    /// The store, a listener, or the demo seed failed.
+    pub async fn build(config: Config, demo: bool) -> anyhow::Result<Self> {
+        let shutdown = CancellationToken::new();
+        let store = open_store(&config).await?;
+        if demo {
+            samu_demo::seed(&store).await.context("cannot seed the demo")?;
+        }
+        let (central, tasks) = Central::start(
+            store,
+            config.runtime.clone(),
+            config.fleet.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .context("cannot restore the fleet from the store")?;
+        let grpc = TcpListener::bind(config.grpc_addr)
+            .await
+            .with_context(|| format!("cannot listen for gRPC on {}", config.grpc_addr))?;
+        let http = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", config.http_addr))?;
+        let redis = config
+            .redis_url
+            .as_deref()
+            .map(redis::Client::open)
+            .transpose()
+            .context("invalid REDIS_URL")?;
+        Ok(Self { config, central, tasks, grpc, http, redis, demo, shutdown })
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("bound listener")
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound listener")
+    }
+
+    /// The running central (tests use it to issue tokens).
+    pub fn central(&self) -> &Central {
+        &self.central
+    }
+
+    /// Cancelling this token stops the server gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token fires, then drains: open streams are
+    /// told to reconnect, and pending writes are flushed before returning.
+    ///
+    /// # Errors
+    /// A server failed; the others are stopped then.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self { config, central, tasks, grpc, http, redis, demo, shutdown } = self;
+        let grpc_addr = grpc.local_addr()?;
+        let http_addr = http.local_addr()?;
+        let mut servers = JoinSet::new();
+        servers.spawn(
+            {
+                let (central, shutdown, grpc_config) = (central.clone(), shutdown.clone(), config.grpc.clone());
+                async move {
+                    samu_grpc::serve(grpc, central, grpc_config, shutdown)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("gRPC server failed: {e}"))
+                }
+            },
+        );
+        let state = samu_http::HttpState {
+            central: central.clone(),
+            redis,
+            config: config.http.clone(),
+            shutdown: shutdown.clone(),
+            prometheus: samu_http::telemetry::prometheus(),
+        };
+        servers.spawn(async move { samu_http::serve(http, state).await.context("HTTP server failed") });
+        tracing::info!(%grpc_addr, %http_addr, "central serving");
+        if demo {
+            let tokens = samu_demo::write_tokens(&central, &config.data_dir)
+                .await
+                .context("cannot write the demo tokens")?;
+            let wall_host = if http_addr.ip().is_unspecified() { "localhost".to_owned() } else { http_addr.ip().to_string() };
+            tracing::info!(path = %tokens.path.display(), "demo tokens written");
+            println!("demo tokens: {}", tokens.path.display());
+            println!("wall: http://{wall_host}:{}/?token={}", http_addr.port(), tokens.wall);
+            let target = format!("http://127.0.0.1:{}", grpc_addr.port());
+            servers.spawn(samu_demo::simulate(target, tokens.devices, config.demo.clone(), shutdown.clone()));
+        }
+        // The first server to end (error or shutdown) stops the rest.
+        let mut result = Ok(());
+        while let Some(joined) = servers.join_next().await {
+            shutdown.cancel();
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = format!("{e:#}"), "server stopped with an error");
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
+                Err(e) => result = Err(anyhow::anyhow!("server task panicked: {e}")),
+            }
+        }
+        tasks.join().await;
+        central.store().close().await;
+        tracing::info!("central stopped");
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(super::redact("postgres://samu:s3cret@db:5432/samu"), "postgres://samu:***@db:5432/samu");
+        assert_eq!(super::redact("sqlite://samu-data/samu.db"), "sqlite://samu-data/samu.db");
+    }
+}

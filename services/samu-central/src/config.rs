@@ -1,0 +1,211 @@
+//! Configuration: defaults, then a TOML file (`--config`), then the
+//! environment, which wins.
+
+use std::{net::SocketAddr, path::Path};
+
+use samu_fleet::FleetConfig;
+use samu_grpc::GrpcConfig;
+use samu_http::HttpConfig;
+use samu_runtime::RuntimeConfig;
+use serde::{Deserialize, Serialize};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything a central needs to run. Every field has a default, so an
+/// empty file (or none) runs a central on the embedded store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// gRPC listen address (`SAMU_GRPC_ADDR`).
+    pub grpc_addr: SocketAddr,
+    /// HTTP listen address (`SAMU_HTTP_ADDR`).
+    pub http_addr: SocketAddr,
+    /// `postgres://…` or `sqlite://…` (`DATABASE_URL`); none means the
+    /// embedded SQLite file under `data_dir`.
+    pub database_url: Option<String>,
+    /// `redis://…` (`REDIS_URL`): turns on cross-instance fan-out.
+    pub redis_url: Option<String>,
+    /// Where the embedded store and the demo's tokens live.
+    pub data_dir: String,
+    /// Log format (`SAMU_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Fleet state tunables.
+    pub fleet: FleetConfig,
+    /// Runtime tunables.
+    pub runtime: RuntimeConfig,
+    /// gRPC limits.
+    pub grpc: GrpcConfig,
+    /// HTTP and wall feed.
+    pub http: HttpConfig,
+    /// The demo's simulator.
+    pub demo: samu_demo::DemoConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc_addr: ([0, 0, 0, 0], 50051).into(),
+            http_addr: ([0, 0, 0, 0], 8080).into(),
+            database_url: None,
+            redis_url: None,
+            data_dir: "samu-data".into(),
+            log_format: LogFormat::Pretty,
+            fleet: FleetConfig::default(),
+            runtime: RuntimeConfig::default(),
+            grpc: GrpcConfig::default(),
+            http: HttpConfig::default(),
+            demo: samu_demo::DemoConfig::default(),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (names the key).
+        message: String,
+    },
+    /// An environment variable has a bad value.
+    #[error("invalid {name}={value:?}: {message}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Defaults, overlaid by `file` when given, overlaid by the environment.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, or a bad environment value.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    message,
+                })?
+            }
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Parses a TOML document.
+    ///
+    /// # Errors
+    /// The parser's message.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Overlays environment variables read through `get`.
+    ///
+    /// # Errors
+    /// A variable whose value does not parse.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let addr = |name: &'static str, value: String| -> Result<SocketAddr, ConfigError> {
+            value.parse().map_err(|e: std::net::AddrParseError| ConfigError::Env {
+                name,
+                value,
+                message: e.to_string(),
+            })
+        };
+        if let Some(v) = get("SAMU_GRPC_ADDR") {
+            self.grpc_addr = addr("SAMU_GRPC_ADDR", v)?;
+        }
+        if let Some(v) = get("SAMU_HTTP_ADDR") {
+            self.http_addr = addr("SAMU_HTTP_ADDR", v)?;
+        }
+        if let Some(v) = get("DATABASE_URL").filter(|v| !v.is_empty()) {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("REDIS_URL").filter(|v| !v.is_empty()) {
+            self.redis_url = Some(v);
+        }
+        if let Some(v) = get("SAMU_LOG_FORMAT") {
+            self.log_format = match v.to_ascii_lowercase().as_str() {
+                "json" => LogFormat::Json,
+                "pretty" | "text" | "" => LogFormat::Pretty,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "SAMU_LOG_FORMAT",
+                        value: v,
+                        message: "use json or pretty".into(),
+                    })
+                }
+            };
+        }
+        Ok(())
+    }
+
+    /// The store URL in force: the configured one, or the embedded SQLite.
+    pub fn store_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/samu.db", self.data_dir.trim_end_matches('/')))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::default();
+        assert_eq!(c.grpc_addr.to_string(), "0.0.0.0:50051");
+        assert_eq!(c.http_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.store_url(), "sqlite://samu-data/samu.db");
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let mut c = Config::from_toml("grpc_addr = \"127.0.0.1:1\"\n[fleet]\nno_signal_after_s = 30\n").unwrap();
+        assert_eq!(c.fleet.no_signal_after_s, 30);
+        c.apply_env(|k| (k == "SAMU_GRPC_ADDR").then(|| "127.0.0.1:2".to_owned())).unwrap();
+        assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:2");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::from_toml("grpc_adr = \"x\"").unwrap_err();
+        assert!(err.contains("grpc_adr"), "{err}");
+        let mut c = Config::default();
+        let err = c.apply_env(|k| (k == "SAMU_HTTP_ADDR").then(|| "nope".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("SAMU_HTTP_ADDR"), "{err}");
+        let err = c.apply_env(|k| (k == "SAMU_LOG_FORMAT").then(|| "xml".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("SAMU_LOG_FORMAT"));
+    }
+}

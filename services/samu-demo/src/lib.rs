@@ -1,0 +1,20 @@
+//! The demo: the ten municipal SAMU of Resolução SES/MG nº 6.953/2019,
+//! Annex II, with their fleets, and a simulator that drives every unit
+//! through the real gRPC ingest, as the vehicle apps would.
+//!
+//! # Layout
+//! - [`catalogue`]: the embedded table (`data/samu-municipal-mg.csv`) and
+//!   the deterministic layout of bases and units derived from it.
+//! - [`seed`]: writing the registry and the tokens file.
+//! - [`link`]: a vehicle's connection: sequence numbers, resending what is
+//!   unacknowledged after a reconnect (also used by the load generator).
+//! - [`sim`]: the simulated day of every unit.
+#![forbid(unsafe_code)]
+
+pub mod catalogue;
+pub mod link;
+pub mod seed;
+pub mod sim;
+
+pub use seed::{seed, write_tokens, DemoTokens};
+pub use sim::{simulate, DemoConfig};
