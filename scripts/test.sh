@@ -9,8 +9,8 @@
 # 3. starts a throwaway PostgreSQL and Redis on free ports of 127.0.0.1 (never
 #    the machine's own servers) and exports SAMU_TEST_PG_URL, SAMU_TEST_REDIS_URL,
 #    SAMU_TEST_PG_BIN and SAMU_TEST_REDIS_SERVER,
-# 4. cargo nextest run (profile "ci" from .config/nextest.toml), extra args passed on,
-# 5. doc tests (only when no extra args are given and the workspace has a library).
+# 4. doc tests (only when no extra args are given and the workspace has a library),
+# 5. cargo nextest run (profile "ci" from .config/nextest.toml), extra args passed on.
 #
 # The servers and their temp dirs are removed on exit, whatever the outcome.
 # Works as root (CI) or as a normal user; missing Debian packages are installed
@@ -86,9 +86,7 @@ profile=default
 if [ -f .config/nextest.toml ] && grep -qE '^[[:space:]]*\[profile\.ci\]' .config/nextest.toml; then
     profile=ci
 fi
-samu_step "cargo nextest run --workspace --locked --profile $profile${*:+ $*}"
-cargo nextest run --workspace --locked --profile "$profile" "$@"
-
+# Doc tests first, so that nextest's summary closes the run.
 if [ "$#" -gt 0 ]; then
     samu_step "extra nextest args given: skipping doc tests"
 elif cargo metadata --no-deps --format-version 1 --locked 2>/dev/null |
@@ -98,5 +96,9 @@ elif cargo metadata --no-deps --format-version 1 --locked 2>/dev/null |
 else
     samu_step "no library crate in the workspace: skipping doc tests"
 fi
+
+
+samu_step "cargo nextest run --workspace --locked --profile $profile${*:+ $*}"
+cargo nextest run --workspace --locked --profile "$profile" "$@"
 
 samu_step "all checks passed"

@@ -5,8 +5,13 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["common.proto", "telemetry.proto", "fleet.proto", "admin.proto"]
-        .map(|f| proto_root.join("samu/v1").join(f));
+    let files = [
+        "common.proto",
+        "telemetry.proto",
+        "fleet.proto",
+        "admin.proto",
+    ]
+    .map(|f| proto_root.join("samu/v1").join(f));
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

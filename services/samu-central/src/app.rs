@@ -57,7 +57,9 @@ impl Application {
         let shutdown = CancellationToken::new();
         let store = open_store(&config).await?;
         if demo {
-            samu_demo::seed(&store).await.context("cannot seed the demo")?;
+            samu_demo::seed(&store)
+                .await
+                .context("cannot seed the demo")?;
         }
         let (central, tasks) = Central::start(
             store,
@@ -79,7 +81,16 @@ impl Application {
             .map(redis::Client::open)
             .transpose()
             .context("invalid REDIS_URL")?;
-        Ok(Self { config, central, tasks, grpc, http, redis, demo, shutdown })
+        Ok(Self {
+            config,
+            central,
+            tasks,
+            grpc,
+            http,
+            redis,
+            demo,
+            shutdown,
+        })
     }
 
     /// The bound gRPC address.
@@ -108,20 +119,28 @@ impl Application {
     /// # Errors
     /// A server failed; the others are stopped then.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Self { config, central, tasks, grpc, http, redis, demo, shutdown } = self;
+        let Self {
+            config,
+            central,
+            tasks,
+            grpc,
+            http,
+            redis,
+            demo,
+            shutdown,
+        } = self;
         let grpc_addr = grpc.local_addr()?;
         let http_addr = http.local_addr()?;
         let mut servers = JoinSet::new();
-        servers.spawn(
-            {
-                let (central, shutdown, grpc_config) = (central.clone(), shutdown.clone(), config.grpc.clone());
-                async move {
-                    samu_grpc::serve(grpc, central, grpc_config, shutdown)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("gRPC server failed: {e}"))
-                }
-            },
-        );
+        servers.spawn({
+            let (central, shutdown, grpc_config) =
+                (central.clone(), shutdown.clone(), config.grpc.clone());
+            async move {
+                samu_grpc::serve(grpc, central, grpc_config, shutdown)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("gRPC server failed: {e}"))
+            }
+        });
         let state = samu_http::HttpState {
             central: central.clone(),
             redis,
@@ -129,18 +148,35 @@ impl Application {
             shutdown: shutdown.clone(),
             prometheus: samu_http::telemetry::prometheus(),
         };
-        servers.spawn(async move { samu_http::serve(http, state).await.context("HTTP server failed") });
+        servers.spawn(async move {
+            samu_http::serve(http, state)
+                .await
+                .context("HTTP server failed")
+        });
         tracing::info!(%grpc_addr, %http_addr, "central serving");
         if demo {
             let tokens = samu_demo::write_tokens(&central, &config.data_dir)
                 .await
                 .context("cannot write the demo tokens")?;
-            let wall_host = if http_addr.ip().is_unspecified() { "localhost".to_owned() } else { http_addr.ip().to_string() };
+            let wall_host = if http_addr.ip().is_unspecified() {
+                "localhost".to_owned()
+            } else {
+                http_addr.ip().to_string()
+            };
             tracing::info!(path = %tokens.path.display(), "demo tokens written");
             println!("demo tokens: {}", tokens.path.display());
-            println!("wall: http://{wall_host}:{}/?token={}", http_addr.port(), tokens.wall);
+            println!(
+                "wall: http://{wall_host}:{}/?token={}",
+                http_addr.port(),
+                tokens.wall
+            );
             let target = format!("http://127.0.0.1:{}", grpc_addr.port());
-            servers.spawn(samu_demo::simulate(target, tokens.devices, config.demo.clone(), shutdown.clone()));
+            servers.spawn(samu_demo::simulate(
+                target,
+                tokens.devices,
+                config.demo.clone(),
+                shutdown.clone(),
+            ));
         }
         // The first server to end (error or shutdown) stops the rest.
         let mut result = Ok(());
@@ -168,7 +204,13 @@ impl Application {
 mod tests {
     #[test]
     fn passwords_never_reach_the_log() {
-        assert_eq!(super::redact("postgres://samu:s3cret@db:5432/samu"), "postgres://samu:***@db:5432/samu");
-        assert_eq!(super::redact("sqlite://samu-data/samu.db"), "sqlite://samu-data/samu.db");
+        assert_eq!(
+            super::redact("postgres://samu:s3cret@db:5432/samu"),
+            "postgres://samu:***@db:5432/samu"
+        );
+        assert_eq!(
+            super::redact("sqlite://samu-data/samu.db"),
+            "sqlite://samu-data/samu.db"
+        );
     }
 }

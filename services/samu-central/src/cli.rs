@@ -120,7 +120,12 @@ pub async fn run(cli: Cli) -> ExitCode {
                 drop(store);
             })
         }
-        Command::Token { role, label, ttl_hours, config } => {
+        Command::Token {
+            role,
+            label,
+            ttl_hours,
+            config,
+        } => {
             let config = match load(config.as_deref()) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -150,9 +155,17 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
-async fn issue_token(config: &Config, role: Role, label: &str, ttl_hours: Option<u32>) -> anyhow::Result<()> {
+async fn issue_token(
+    config: &Config,
+    role: Role,
+    label: &str,
+    ttl_hours: Option<u32>,
+) -> anyhow::Result<()> {
     let label = label.trim();
-    anyhow::ensure!(!label.is_empty() && label.chars().count() <= 120, "--label must be 1 to 120 characters");
+    anyhow::ensure!(
+        !label.is_empty() && label.chars().count() <= 120,
+        "--label must be 1 to 120 characters"
+    );
     let store = app::open_store(config).await?;
     let now = chrono::Utc::now();
     let expires = ttl_hours.map(|h| now + chrono::TimeDelta::hours(i64::from(h)));
@@ -161,7 +174,10 @@ async fn issue_token(config: &Config, role: Role, label: &str, ttl_hours: Option
         .await
         .context("cannot store the token")?;
     println!("{}", issued.token);
-    eprintln!("token id {} for role {role}; it is shown only now", issued.credential.id);
+    eprintln!(
+        "token id {} for role {role}; it is shown only now",
+        issued.credential.id
+    );
     store.close().await;
     Ok(())
 }

@@ -136,11 +136,13 @@ impl Config {
     /// A variable whose value does not parse.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let addr = |name: &'static str, value: String| -> Result<SocketAddr, ConfigError> {
-            value.parse().map_err(|e: std::net::AddrParseError| ConfigError::Env {
-                name,
-                value,
-                message: e.to_string(),
-            })
+            value
+                .parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Env {
+                    name,
+                    value,
+                    message: e.to_string(),
+                })
         };
         if let Some(v) = get("SAMU_GRPC_ADDR") {
             self.grpc_addr = addr("SAMU_GRPC_ADDR", v)?;
@@ -192,9 +194,12 @@ mod tests {
 
     #[test]
     fn the_environment_wins_over_the_file() {
-        let mut c = Config::from_toml("grpc_addr = \"127.0.0.1:1\"\n[fleet]\nno_signal_after_s = 30\n").unwrap();
+        let mut c =
+            Config::from_toml("grpc_addr = \"127.0.0.1:1\"\n[fleet]\nno_signal_after_s = 30\n")
+                .unwrap();
         assert_eq!(c.fleet.no_signal_after_s, 30);
-        c.apply_env(|k| (k == "SAMU_GRPC_ADDR").then(|| "127.0.0.1:2".to_owned())).unwrap();
+        c.apply_env(|k| (k == "SAMU_GRPC_ADDR").then(|| "127.0.0.1:2".to_owned()))
+            .unwrap();
         assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:2");
     }
 
@@ -203,9 +208,13 @@ mod tests {
         let err = Config::from_toml("grpc_adr = \"x\"").unwrap_err();
         assert!(err.contains("grpc_adr"), "{err}");
         let mut c = Config::default();
-        let err = c.apply_env(|k| (k == "SAMU_HTTP_ADDR").then(|| "nope".to_owned())).unwrap_err();
+        let err = c
+            .apply_env(|k| (k == "SAMU_HTTP_ADDR").then(|| "nope".to_owned()))
+            .unwrap_err();
         assert!(err.to_string().contains("SAMU_HTTP_ADDR"), "{err}");
-        let err = c.apply_env(|k| (k == "SAMU_LOG_FORMAT").then(|| "xml".to_owned())).unwrap_err();
+        let err = c
+            .apply_env(|k| (k == "SAMU_LOG_FORMAT").then(|| "xml".to_owned()))
+            .unwrap_err();
         assert!(err.to_string().contains("SAMU_LOG_FORMAT"));
     }
 }

@@ -30,8 +30,14 @@ async fn positions_drive_the_nearest_unit_answer(backend: TestBackend) {
     for (id, t, lat, lon) in units {
         let token = app.add_unit(id, t).await;
         let mut v = app.vehicle(&token).await.unwrap();
-        assert!(is_ack(&v.report(id, 1, position(lat, lon)).await, Kind::Applied));
-        assert!(is_ack(&v.report(id, 2, available(id, t)).await, Kind::Applied));
+        assert!(is_ack(
+            &v.report(id, 1, position(lat, lon)).await,
+            Kind::Applied
+        ));
+        assert!(is_ack(
+            &v.report(id, 2, available(id, t)).await,
+            Kind::Applied
+        ));
         if id == "usa-busy" {
             let en_route = crew_status(pb::UnitStatus::EnRoute, full_crew(id, t));
             assert!(is_ack(&v.report(id, 3, en_route).await, Kind::Applied));
@@ -39,65 +45,118 @@ async fn positions_drive_the_nearest_unit_answer(backend: TestBackend) {
     }
     let mut fleet = app.fleet().await;
     let answer = fleet
-        .nearest_units(authed(&app.wall_token, pb::NearestUnitsRequest {
-            point: Some(pb::GeoPoint { latitude: -19.9191, longitude: -43.9386 }),
-            types: vec![pb::UnitType::Usa.into()],
-            limit: 5,
-            central_id: BH.into(),
-        }))
+        .nearest_units(authed(
+            &app.wall_token,
+            pb::NearestUnitsRequest {
+                point: Some(pb::GeoPoint {
+                    latitude: -19.9191,
+                    longitude: -43.9386,
+                }),
+                types: vec![pb::UnitType::Usa.into()],
+                limit: 5,
+                central_id: BH.into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
-    let ids: Vec<_> = answer.units.iter().map(|n| n.unit.as_ref().unwrap().unit_id.clone()).collect();
-    assert_eq!(ids, ["usa-near", "usa-far"], "available USA only, nearest first");
+    let ids: Vec<_> = answer
+        .units
+        .iter()
+        .map(|n| n.unit.as_ref().unwrap().unit_id.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        ["usa-near", "usa-far"],
+        "available USA only, nearest first"
+    );
     let first = &answer.units[0];
-    assert!((100.0..200.0).contains(&first.distance_m), "{}", first.distance_m);
-    assert!(first.eta_s > first.distance_m / 12.0, "ETA uses a road detour and a realistic speed");
+    assert!(
+        (100.0..200.0).contains(&first.distance_m),
+        "{}",
+        first.distance_m
+    );
+    assert!(
+        first.eta_s > first.distance_m / 12.0,
+        "ETA uses a road detour and a realistic speed"
+    );
     let state = first.unit.as_ref().unwrap();
     assert!(state.crew_complete);
     assert_eq!(state.apco_status, "AVAILABLE-IN-QUARTERS");
     assert_eq!(state.status, pb::UnitStatus::AvailableAtBase as i32);
 
     let both = fleet
-        .nearest_units(authed(&app.wall_token, pb::NearestUnitsRequest {
-            point: Some(pb::GeoPoint { latitude: -19.9191, longitude: -43.9386 }),
-            types: vec![pb::UnitType::Usa.into(), pb::UnitType::Usb.into()],
-            limit: 1,
-            central_id: String::new(),
-        }))
+        .nearest_units(authed(
+            &app.wall_token,
+            pb::NearestUnitsRequest {
+                point: Some(pb::GeoPoint {
+                    latitude: -19.9191,
+                    longitude: -43.9386,
+                }),
+                types: vec![pb::UnitType::Usa.into(), pb::UnitType::Usb.into()],
+                limit: 1,
+                central_id: String::new(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(both.units[0].unit.as_ref().unwrap().unit_id, "usb-nearest");
 
     let none = fleet
-        .nearest_units(authed(&app.wall_token, pb::NearestUnitsRequest {
-            point: Some(pb::GeoPoint { latitude: -19.9191, longitude: -43.9386 }),
-            types: vec![pb::UnitType::Moto.into()],
-            limit: 0,
-            central_id: String::new(),
-        }))
+        .nearest_units(authed(
+            &app.wall_token,
+            pb::NearestUnitsRequest {
+                point: Some(pb::GeoPoint {
+                    latitude: -19.9191,
+                    longitude: -43.9386,
+                }),
+                types: vec![pb::UnitType::Moto.into()],
+                limit: 0,
+                central_id: String::new(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert!(none.units.is_empty(), "no MOTO in the fleet: an empty answer, not an error");
+    assert!(
+        none.units.is_empty(),
+        "no MOTO in the fleet: an empty answer, not an error"
+    );
 
     let busy = fleet
-        .get_unit(authed(&app.wall_token, pb::GetUnitRequest { unit_id: "usa-busy".into() }))
+        .get_unit(authed(
+            &app.wall_token,
+            pb::GetUnitRequest {
+                unit_id: "usa-busy".into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(busy.status, pb::UnitStatus::EnRoute as i32);
     assert_eq!(busy.apco_status, "ENROUTE");
     let listed = fleet
-        .list_units(authed(&app.wall_token, pb::ListUnitsRequest { central_id: BH.into() }))
+        .list_units(authed(
+            &app.wall_token,
+            pb::ListUnitsRequest {
+                central_id: BH.into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(listed.units.len(), 4);
     // Everything acknowledged is in the store.
-    let history = app.store.status_history(&"usa-busy".parse_unit()).await.unwrap();
-    assert_eq!(history.last().unwrap().status, samu_domain::UnitStatus::EnRoute);
+    let history = app
+        .store
+        .status_history(&"usa-busy".parse_unit())
+        .await
+        .unwrap();
+    assert_eq!(
+        history.last().unwrap().status,
+        samu_domain::UnitStatus::EnRoute
+    );
 }
 
 trait ParseUnit {
@@ -114,7 +173,10 @@ async fn bad_reports_are_rejected_by_field_and_change_nothing(backend: TestBacke
     app.seed_central().await;
     let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
     let mut v = app.vehicle(&token).await.unwrap();
-    assert!(is_ack(&v.report("usb-1", 1, position(-19.92, -43.94)).await, Kind::Applied));
+    assert!(is_ack(
+        &v.report("usb-1", 1, position(-19.92, -43.94)).await,
+        Kind::Applied
+    ));
 
     let hour = chrono::TimeDelta::hours(1);
     let fix = |lat: f64, lon: f64, at: chrono::DateTime<chrono::Utc>| {
@@ -136,14 +198,26 @@ async fn bad_reports_are_rejected_by_field_and_change_nothing(backend: TestBacke
         (fix(-19.9, -43.9, now + hour), "position.fix_time"),
         (fix(-19.9, -43.9, now - hour * 48), "position.fix_time"),
         (
-            Body::Position(pb::Position { fix_time: None, latitude: 0.0, longitude: 0.0, ..Default::default() }),
+            Body::Position(pb::Position {
+                fix_time: None,
+                latitude: 0.0,
+                longitude: 0.0,
+                ..Default::default()
+            }),
             "position.fix_time",
         ),
         (
-            Body::Position(pb::Position { fix_time: Some(now_ts()), speed_mps: Some(f32::NAN), ..Default::default() }),
+            Body::Position(pb::Position {
+                fix_time: Some(now_ts()),
+                speed_mps: Some(f32::NAN),
+                ..Default::default()
+            }),
             "position.speed_mps",
         ),
-        (crew_status(pb::UnitStatus::NoSignal, vec![]), "crew_status.status"),
+        (
+            crew_status(pb::UnitStatus::NoSignal, vec![]),
+            "crew_status.status",
+        ),
         (
             Body::CrewStatus(pb::CrewStatus {
                 reported_at: Some(now_ts()),
@@ -156,40 +230,80 @@ async fn bad_reports_are_rejected_by_field_and_change_nothing(backend: TestBacke
         (
             crew_status(
                 pb::UnitStatus::AvailableAtBase,
-                vec![pb::CrewMember { member_id: "a b".into(), role: pb::CrewRole::Driver.into() }],
+                vec![pb::CrewMember {
+                    member_id: "a b".into(),
+                    role: pb::CrewRole::Driver.into(),
+                }],
             ),
             "crew_status.crew[0].member_id",
         ),
         (
             crew_status(
                 pb::UnitStatus::AvailableAtBase,
-                (0..13).map(|i| pb::CrewMember { member_id: format!("m{i}"), role: 1 }).collect(),
+                (0..13)
+                    .map(|i| pb::CrewMember {
+                        member_id: format!("m{i}"),
+                        role: 1,
+                    })
+                    .collect(),
             ),
             "crew_status.crew",
         ),
     ];
     for (seq, (body, field)) in (2u64..).zip(cases) {
         let reply = v.report("usb-1", seq, body).await;
-        assert_eq!(rejected_field(&reply).as_deref(), Some(field), "seq {seq}: {reply:?}");
+        assert_eq!(
+            rejected_field(&reply).as_deref(),
+            Some(field),
+            "seq {seq}: {reply:?}"
+        );
     }
     // A report with no body and one with seq 0.
-    v.tx.send(pb::VehicleReport { seq: 50, unit_id: "usb-1".into(), body: None }).await.unwrap();
-    assert_eq!(rejected_field(&v.reply().await.unwrap()).as_deref(), Some("body"));
-    v.tx.send(pb::VehicleReport { seq: 0, unit_id: "usb-1".into(), body: Some(position(-19.9, -43.9)) }).await.unwrap();
-    assert_eq!(rejected_field(&v.reply().await.unwrap()).as_deref(), Some("seq"));
+    v.tx.send(pb::VehicleReport {
+        seq: 50,
+        unit_id: "usb-1".into(),
+        body: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        rejected_field(&v.reply().await.unwrap()).as_deref(),
+        Some("body")
+    );
+    v.tx.send(pb::VehicleReport {
+        seq: 0,
+        unit_id: "usb-1".into(),
+        body: Some(position(-19.9, -43.9)),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        rejected_field(&v.reply().await.unwrap()).as_deref(),
+        Some("seq")
+    );
 
     // The stream is still open and the unit's position is the good one.
-    assert!(is_ack(&v.report("usb-1", 60, position(-19.9203, -43.94)).await, Kind::Applied));
+    assert!(is_ack(
+        &v.report("usb-1", 60, position(-19.9203, -43.94)).await,
+        Kind::Applied
+    ));
     let unit = app
         .fleet()
         .await
-        .get_unit(authed(&app.wall_token, pb::GetUnitRequest { unit_id: "usb-1".into() }))
+        .get_unit(authed(
+            &app.wall_token,
+            pb::GetUnitRequest {
+                unit_id: "usb-1".into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(unit.position.unwrap().latitude, -19.9203);
     let track = app.store.track(&"usb-1".parse_unit()).await.unwrap();
-    assert!(track.iter().all(|p| p.fix.point.lat() > -20.0 && p.fix.point.lat() < -19.0));
+    assert!(track
+        .iter()
+        .all(|p| p.fix.point.lat() > -20.0 && p.fix.point.lat() < -19.0));
 }
 
 async fn stream_level_errors_end_the_stream_with_a_status(backend: TestBackend) {
@@ -201,10 +315,19 @@ async fn stream_level_errors_end_the_stream_with_a_status(backend: TestBackend) 
     // No token, a wrong token, a person's token.
     let mut client = pb::telemetry_client::TelemetryClient::new(app.channel().await);
     let (_tx, rx) = tokio::sync::mpsc::channel::<pb::VehicleReport>(1);
-    let err = client.stream(tokio_stream::wrappers::ReceiverStream::new(rx)).await.unwrap_err();
+    let err = client
+        .stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    assert_eq!(app.vehicle("samu_not-a-token").await.err().unwrap().code(), Code::Unauthenticated);
-    assert_eq!(app.vehicle(&app.wall_token).await.err().unwrap().code(), Code::PermissionDenied);
+    assert_eq!(
+        app.vehicle("samu_not-a-token").await.err().unwrap().code(),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        app.vehicle(&app.wall_token).await.err().unwrap().code(),
+        Code::PermissionDenied
+    );
 
     // A device token used for another unit.
     let mut v = app.vehicle(&token_a).await.unwrap();
@@ -222,9 +345,18 @@ async fn stream_level_errors_end_the_stream_with_a_status(backend: TestBackend) 
 
     // An oversized message (the limit is 64 KiB).
     let mut v = app.vehicle(&token_a).await.unwrap();
-    let huge: Vec<pb::CrewMember> =
-        (0..5_000).map(|i| pb::CrewMember { member_id: format!("member-{i:040}"), role: 1 }).collect();
-    v.send("usb-a", 1, crew_status(pb::UnitStatus::AvailableAtBase, huge)).await;
+    let huge: Vec<pb::CrewMember> = (0..5_000)
+        .map(|i| pb::CrewMember {
+            member_id: format!("member-{i:040}"),
+            role: 1,
+        })
+        .collect();
+    v.send(
+        "usb-a",
+        1,
+        crew_status(pb::UnitStatus::AvailableAtBase, huge),
+    )
+    .await;
     let status = v.reply().await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
 
@@ -232,26 +364,52 @@ async fn stream_level_errors_end_the_stream_with_a_status(backend: TestBackend) 
     let unit = app
         .fleet()
         .await
-        .get_unit(authed(&app.wall_token, pb::GetUnitRequest { unit_id: "usb-b".into() }))
+        .get_unit(authed(
+            &app.wall_token,
+            pb::GetUnitRequest {
+                unit_id: "usb-b".into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
     assert!(unit.position.is_none());
-    assert!(app.store.track(&"usb-a".parse_unit()).await.unwrap().is_empty());
-    assert!(app.store.track(&"usb-b".parse_unit()).await.unwrap().is_empty());
+    assert!(app
+        .store
+        .track(&"usb-a".parse_unit())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(app
+        .store
+        .track(&"usb-b".parse_unit())
+        .await
+        .unwrap()
+        .is_empty());
 
     // A stream that stops in the middle of a message.
     truncated_message(&app, &token_a).await;
     let mut v = app.vehicle(&token_a).await.unwrap();
-    assert!(is_ack(&v.report("usb-a", 1, position(-19.92, -43.94)).await, Kind::Applied), "seq 1 was never applied");
-    assert_eq!(app.store.track(&"usb-a".parse_unit()).await.unwrap().len(), 1);
+    assert!(
+        is_ack(
+            &v.report("usb-a", 1, position(-19.92, -43.94)).await,
+            Kind::Applied
+        ),
+        "seq 1 was never applied"
+    );
+    assert_eq!(
+        app.store.track(&"usb-a".parse_unit()).await.unwrap().len(),
+        1
+    );
 }
 
 /// Opens a raw HTTP/2 stream, sends a gRPC frame that announces 200 bytes
 /// but carries 20, and drops the connection.
 async fn truncated_message(app: &TestApp, token: &str) {
     use prost::Message;
-    let tcp = tokio::net::TcpStream::connect(app.grpc_url.trim_start_matches("http://")).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(app.grpc_url.trim_start_matches("http://"))
+        .await
+        .unwrap();
     let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
     let driver = tokio::spawn(connection);
     let request = http::Request::builder()
@@ -263,7 +421,11 @@ async fn truncated_message(app: &TestApp, token: &str) {
         .body(())
         .unwrap();
     let (_response, mut send) = client.send_request(request, false).unwrap();
-    let report = pb::VehicleReport { seq: 1, unit_id: "usb-a".into(), body: Some(position(-19.92, -43.94)) };
+    let report = pb::VehicleReport {
+        seq: 1,
+        unit_id: "usb-a".into(),
+        body: Some(position(-19.92, -43.94)),
+    };
     let encoded = report.encode_to_vec();
     let mut frame = vec![0u8];
     frame.extend_from_slice(&200u32.to_be_bytes());
@@ -324,25 +486,66 @@ async fn resending_after_a_reconnect_stores_nothing_twice(backend: TestBackend) 
     let unit = app
         .fleet()
         .await
-        .get_unit(authed(&app.wall_token, pb::GetUnitRequest { unit_id: "usb-1".into() }))
+        .get_unit(authed(
+            &app.wall_token,
+            pb::GetUnitRequest {
+                unit_id: "usb-1".into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert!((unit.position.unwrap().latitude - (-19.926)).abs() < 1e-9, "the newest fix wins");
+    assert!(
+        (unit.position.unwrap().latitude - (-19.926)).abs() < 1e-9,
+        "the newest fix wins"
+    );
 }
 
 async fn fleet_queries_validate_their_input(backend: TestBackend) {
     let app = TestApp::spawn(backend).await;
     let mut fleet = app.fleet().await;
     let request = |point: Option<pb::GeoPoint>, types: Vec<i32>, limit: u32, central: &str| {
-        authed(&app.wall_token, pb::NearestUnitsRequest { point, types, limit, central_id: central.into() })
+        authed(
+            &app.wall_token,
+            pb::NearestUnitsRequest {
+                point,
+                types,
+                limit,
+                central_id: central.into(),
+            },
+        )
     };
-    let here = Some(pb::GeoPoint { latitude: -19.9, longitude: -43.9 });
+    let here = Some(pb::GeoPoint {
+        latitude: -19.9,
+        longitude: -43.9,
+    });
     let usa = vec![pb::UnitType::Usa as i32];
     let cases = [
         (request(None, usa.clone(), 5, ""), "point"),
-        (request(Some(pb::GeoPoint { latitude: f64::NAN, longitude: 0.0 }), usa.clone(), 5, ""), "point.latitude"),
-        (request(Some(pb::GeoPoint { latitude: 0.0, longitude: 200.0 }), usa.clone(), 5, ""), "point.longitude"),
+        (
+            request(
+                Some(pb::GeoPoint {
+                    latitude: f64::NAN,
+                    longitude: 0.0,
+                }),
+                usa.clone(),
+                5,
+                "",
+            ),
+            "point.latitude",
+        ),
+        (
+            request(
+                Some(pb::GeoPoint {
+                    latitude: 0.0,
+                    longitude: 200.0,
+                }),
+                usa.clone(),
+                5,
+                "",
+            ),
+            "point.longitude",
+        ),
         (request(here, vec![], 5, ""), "types"),
         (request(here, vec![0], 5, ""), "types[0]"),
         (request(here, vec![99], 5, ""), "types[0]"),
@@ -354,16 +557,29 @@ async fn fleet_queries_validate_their_input(backend: TestBackend) {
         assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status}");
         assert!(status.message().starts_with(field), "{field}: {status}");
         let details = status.get_error_details();
-        let violation = &details.bad_request().expect("BadRequest details").field_violations[0];
+        let violation = &details
+            .bad_request()
+            .expect("BadRequest details")
+            .field_violations[0];
         assert_eq!(violation.field, field);
     }
     let status = fleet
-        .get_unit(authed(&app.wall_token, pb::GetUnitRequest { unit_id: "nope".into() }))
+        .get_unit(authed(
+            &app.wall_token,
+            pb::GetUnitRequest {
+                unit_id: "nope".into(),
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     let status = fleet
-        .get_unit(authed(&app.wall_token, pb::GetUnitRequest { unit_id: "bad id".into() }))
+        .get_unit(authed(
+            &app.wall_token,
+            pb::GetUnitRequest {
+                unit_id: "bad id".into(),
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -375,48 +591,73 @@ async fn roles_are_enforced(backend: TestBackend) {
     let device = app.add_unit("usb-1", pb::UnitType::Usb).await;
     let mut admin = app.admin().await;
     let status = admin
-        .upsert_central(authed(&app.wall_token, pb::Central { id: BH.into(), name: "x".into(), ..Default::default() }))
+        .upsert_central(authed(
+            &app.wall_token,
+            pb::Central {
+                id: BH.into(),
+                name: "x".into(),
+                ..Default::default()
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let status = app
         .fleet()
         .await
-        .list_units(authed(&device, pb::ListUnitsRequest { central_id: BH.into() }))
+        .list_units(authed(
+            &device,
+            pb::ListUnitsRequest {
+                central_id: BH.into(),
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let status = app
         .fleet()
         .await
-        .list_units(tonic::Request::new(pb::ListUnitsRequest { central_id: BH.into() }))
+        .list_units(tonic::Request::new(pb::ListUnitsRequest {
+            central_id: BH.into(),
+        }))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     // Admin input is validated too.
     let status = admin
-        .upsert_central(authed(&app.admin_token, pb::Central {
-            id: BH.into(),
-            name: "SAMU".into(),
-            time_zone: "Mars/Olympus".into(),
-            population: 1,
-        }))
+        .upsert_central(authed(
+            &app.admin_token,
+            pb::Central {
+                id: BH.into(),
+                name: "SAMU".into(),
+                time_zone: "Mars/Olympus".into(),
+                population: 1,
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().starts_with("time_zone"));
     let status = admin
-        .issue_device_token(authed(&app.admin_token, pb::IssueDeviceTokenRequest { unit_id: "ghost".into() }))
+        .issue_device_token(authed(
+            &app.admin_token,
+            pb::IssueDeviceTokenRequest {
+                unit_id: "ghost".into(),
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     // A revoked token stops working at once.
     let issued = admin
-        .issue_access_token(authed(&app.admin_token, pb::IssueAccessTokenRequest {
-            role: pb::Role::Manager.into(),
-            label: "gestor".into(),
-            ttl_s: 3600,
-        }))
+        .issue_access_token(authed(
+            &app.admin_token,
+            pb::IssueAccessTokenRequest {
+                role: pb::Role::Manager.into(),
+                label: "gestor".into(),
+                ttl_s: 3600,
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -424,13 +665,29 @@ async fn roles_are_enforced(backend: TestBackend) {
     let list = |token: String| {
         let app = &app;
         async move {
-            app.fleet().await.list_units(authed(&token, pb::ListUnitsRequest { central_id: BH.into() })).await
+            app.fleet()
+                .await
+                .list_units(authed(
+                    &token,
+                    pb::ListUnitsRequest {
+                        central_id: BH.into(),
+                    },
+                ))
+                .await
         }
     };
     assert!(list(issued.token.clone()).await.is_ok());
     admin
-        .revoke_token(authed(&app.admin_token, pb::RevokeTokenRequest { token_id: issued.token_id }))
+        .revoke_token(authed(
+            &app.admin_token,
+            pb::RevokeTokenRequest {
+                token_id: issued.token_id,
+            },
+        ))
         .await
         .unwrap();
-    assert_eq!(list(issued.token).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(
+        list(issued.token).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
 }

@@ -14,7 +14,9 @@ use std::{
     time::Duration,
 };
 
-use samu_proto::v1::{self as pb, ingest_reply::Outcome, telemetry_client::TelemetryClient, vehicle_report::Body};
+use samu_proto::v1::{
+    self as pb, ingest_reply::Outcome, telemetry_client::TelemetryClient, vehicle_report::Body,
+};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;

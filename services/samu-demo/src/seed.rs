@@ -37,12 +37,21 @@ pub async fn seed(store: &Store) -> anyhow::Result<()> {
             .await?;
         for (ibge, name, _) in &c.municipalities {
             store
-                .upsert_municipality(&MunicipalityRow { ibge: ibge.clone(), central: c.id.clone(), name: name.clone() })
+                .upsert_municipality(&MunicipalityRow {
+                    ibge: ibge.clone(),
+                    central: c.id.clone(),
+                    name: name.clone(),
+                })
                 .await?;
         }
         for b in &c.bases {
             store
-                .upsert_base(&BaseRow { id: b.id.clone(), central: c.id.clone(), name: b.name.clone(), location: b.location })
+                .upsert_base(&BaseRow {
+                    id: b.id.clone(),
+                    central: c.id.clone(),
+                    name: b.name.clone(),
+                    location: b.location,
+                })
                 .await?;
         }
         for u in &c.units {
@@ -103,7 +112,9 @@ pub async fn write_tokens(central: &Central, data_dir: &str) -> anyhow::Result<D
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());
     let valid = |token: Option<&String>, role: Role| {
-        token.filter(|t| central.authenticate(t).is_ok_and(|c| c.role == role)).cloned()
+        token
+            .filter(|t| central.authenticate(t).is_ok_and(|c| c.role == role))
+            .cloned()
     };
     let person = |role: Role, previous: Option<String>| async move {
         match valid(previous.as_ref(), role) {
@@ -131,15 +142,26 @@ pub async fn write_tokens(central: &Central, data_dir: &str) -> anyhow::Result<D
                 .is_ok_and(|c| c.role == Role::Device && c.unit.as_ref() == Some(&unit.id))
         }) {
             Some(t) => t.clone(),
-            None => central
-                .issue_device_token(&unit.id)
-                .await
-                .with_context(|| format!("cannot issue the device token of {}", unit.id))?
-                .token,
+            None => {
+                central
+                    .issue_device_token(&unit.id)
+                    .await
+                    .with_context(|| format!("cannot issue the device token of {}", unit.id))?
+                    .token
+            }
         };
         devices.insert(unit.id.to_string(), token);
     }
-    let tokens = DemoTokens { path: path.clone(), admin, wall, tarm, physician, radio_operator, manager, devices };
+    let tokens = DemoTokens {
+        path: path.clone(),
+        admin,
+        wall,
+        tarm,
+        physician,
+        radio_operator,
+        manager,
+        devices,
+    };
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {data_dir}"))?;
     write_private(&path, &serde_json::to_string_pretty(&tokens)?)
         .with_context(|| format!("cannot write {}", path.display()))?;

@@ -68,14 +68,28 @@ pub async fn simulate(
         .with_context(|| format!("invalid gRPC target {target}"))?
         .connect_timeout(Duration::from_secs(5))
         .connect_lazy();
-    let mut seeder = config.seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64);
+    let mut seeder = config
+        .seed
+        .map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64);
     let mut tasks = JoinSet::new();
     let first_seq = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(1);
     for unit in catalogue::centrals().into_iter().flat_map(|c| c.units) {
-        let Some(token) = devices.get(unit.id.as_str()) else { continue };
-        let (link, handle) =
-            VehicleLink::spawn(channel.clone(), unit.id.to_string(), token.clone(), first_seq, shutdown.clone());
-        let vehicle = Vehicle::new(unit, link, StdRng::seed_from_u64(seeder.random()), config.clone());
+        let Some(token) = devices.get(unit.id.as_str()) else {
+            continue;
+        };
+        let (link, handle) = VehicleLink::spawn(
+            channel.clone(),
+            unit.id.to_string(),
+            token.clone(),
+            first_seq,
+            shutdown.clone(),
+        );
+        let vehicle = Vehicle::new(
+            unit,
+            link,
+            StdRng::seed_from_u64(seeder.random()),
+            config.clone(),
+        );
         tasks.spawn(vehicle.run(shutdown.clone()));
         tasks.spawn(async move {
             let _ = handle.await;
@@ -131,7 +145,10 @@ impl Vehicle {
         let crew = crew_roles(unit.unit_type)
             .iter()
             .enumerate()
-            .map(|(i, role)| pb::CrewMember { member_id: format!("{}-p{}", unit.id, i + 1), role: (*role).into() })
+            .map(|(i, role)| pb::CrewMember {
+                member_id: format!("{}-p{}", unit.id, i + 1),
+                role: (*role).into(),
+            })
             .collect();
         Self {
             position: unit.base_location,
@@ -152,7 +169,9 @@ impl Vehicle {
         let interval = Duration::from_millis(self.config.report_interval_ms.max(100));
         // Stagger the first calls so the central does not see every unit
         // dispatched at once.
-        let first_idle = self.rng.random_range(0..=self.config.mean_idle_s.max(1) * 2);
+        let first_idle = self
+            .rng
+            .random_range(0..=self.config.mean_idle_s.max(1) * 2);
         self.until = Instant::now() + Duration::from_secs(first_idle);
         self.declare(pb::UnitStatus::AvailableAtBase, None).await;
         let mut ticker = tokio::time::interval(interval);
@@ -196,14 +215,22 @@ impl Vehicle {
         let bearing = self.rng.random_range(0.0..std::f64::consts::TAU);
         let dlat = distance * bearing.cos() / 111_320.0;
         let dlon = distance * bearing.sin() / (111_320.0 * from.lat().to_radians().cos());
-        GeoPoint::new("", (from.lat() + dlat).clamp(-89.0, 89.0), from.lon() + dlon).unwrap_or(from)
+        GeoPoint::new(
+            "",
+            (from.lat() + dlat).clamp(-89.0, 89.0),
+            from.lon() + dlon,
+        )
+        .unwrap_or(from)
     }
 
     /// Moves towards `target`; true when there.
     fn drive(&mut self, target: GeoPoint, seconds: f64) -> bool {
         let remaining = self.position.distance_m(target);
         let step = DRIVING_MPS * seconds;
-        let (dlat, dlon) = (target.lat() - self.position.lat(), target.lon() - self.position.lon());
+        let (dlat, dlon) = (
+            target.lat() - self.position.lat(),
+            target.lon() - self.position.lon(),
+        );
         let east = dlon * self.position.lat().to_radians().cos();
         self.heading = (east.atan2(dlat).to_degrees().rem_euclid(360.0) as f32).min(359.9);
         if remaining <= step {
@@ -212,8 +239,12 @@ impl Vehicle {
             return true;
         }
         let f = step / remaining;
-        self.position =
-            GeoPoint::new("", self.position.lat() + dlat * f, self.position.lon() + dlon * f).unwrap_or(target);
+        self.position = GeoPoint::new(
+            "",
+            self.position.lat() + dlat * f,
+            self.position.lon() + dlon * f,
+        )
+        .unwrap_or(target);
         self.speed = DRIVING_MPS as f32;
         false
     }
@@ -221,14 +252,17 @@ impl Vehicle {
     async fn step(&mut self, seconds: f64) {
         use pb::UnitStatus as S;
         let now = Instant::now();
-        match self.phase {
+        let phase = self.phase;
+        match phase {
             Phase::AtBase if now >= self.until => {
                 let roll: f64 = self.rng.random();
                 if roll < self.config.out_of_service_chance {
                     self.phase = Phase::OutOfService;
                     self.until = self.minutes(5, 15);
-                    self.declare(S::OutOfService, Some(pb::OutOfServiceReason::Maintenance)).await;
-                } else if roll < self.config.out_of_service_chance + self.config.crew_change_chance {
+                    self.declare(S::OutOfService, Some(pb::OutOfServiceReason::Maintenance))
+                        .await;
+                } else if roll < self.config.out_of_service_chance + self.config.crew_change_chance
+                {
                     // Shift change: one member leaves before the relief arrives.
                     self.crew.pop();
                     self.phase = Phase::CrewChange;
@@ -262,12 +296,10 @@ impl Vehicle {
                 self.phase = Phase::EnRoute(scene);
                 self.declare(S::EnRoute, None).await;
             }
-            Phase::EnRoute(scene) => {
-                if self.drive(scene, seconds) {
-                    self.phase = Phase::OnScene;
-                    self.until = self.minutes(3, 8);
-                    self.declare(S::OnScene, None).await;
-                }
+            Phase::EnRoute(scene) if self.drive(scene, seconds) => {
+                self.phase = Phase::OnScene;
+                self.until = self.minutes(3, 8);
+                self.declare(S::OnScene, None).await;
             }
             Phase::OnScene if now >= self.until => {
                 if self.rng.random_bool(0.6) {
@@ -279,24 +311,21 @@ impl Vehicle {
                     self.declare(S::AvailableOnTheMove, None).await;
                 }
             }
-            Phase::Transporting(hospital) => {
-                if self.drive(hospital, seconds) {
-                    self.phase = Phase::AtDestination;
-                    self.until = self.minutes(3, 6);
-                    self.declare(S::AtDestination, None).await;
-                }
+            Phase::Transporting(hospital) if self.drive(hospital, seconds) => {
+                self.phase = Phase::AtDestination;
+                self.until = self.minutes(3, 6);
+                self.declare(S::AtDestination, None).await;
             }
             Phase::AtDestination if now >= self.until => {
                 self.phase = Phase::Returning;
                 self.declare(S::AvailableOnTheMove, None).await;
             }
-            Phase::Returning => {
-                if self.drive(self.unit.base_location, seconds) {
-                    self.phase = Phase::AtBase;
-                    let idle = self.config.mean_idle_s.max(1);
-                    self.until = now + Duration::from_secs(self.rng.random_range(idle / 2..=idle * 3 / 2));
-                    self.declare(S::AvailableAtBase, None).await;
-                }
+            Phase::Returning if self.drive(self.unit.base_location, seconds) => {
+                self.phase = Phase::AtBase;
+                let idle = self.config.mean_idle_s.max(1);
+                self.until =
+                    now + Duration::from_secs(self.rng.random_range(idle / 2..=idle * 3 / 2));
+                self.declare(S::AvailableAtBase, None).await;
             }
             _ => {}
         }

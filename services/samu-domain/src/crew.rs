@@ -91,17 +91,29 @@ impl Default for CrewRules {
             // Condutor socorrista + técnico or auxiliar de enfermagem.
             (UnitType::Usb, MinimumCrew::of(&[&[Driver], nursing_basic])),
             // Condutor socorrista + enfermeiro + médico.
-            (UnitType::Usa, MinimumCrew::of(&[&[Driver], &[Nurse], &[Physician]])),
+            (
+                UnitType::Usa,
+                MinimumCrew::of(&[&[Driver], &[Nurse], &[Physician]]),
+            ),
             // One rider: técnico de enfermagem or enfermeiro.
-            (UnitType::Moto, MinimumCrew::of(&[&[NursingTechnician, Nurse]])),
+            (
+                UnitType::Moto,
+                MinimumCrew::of(&[&[NursingTechnician, Nurse]]),
+            ),
             // Condutor + médico + enfermeiro.
-            (UnitType::Vir, MinimumCrew::of(&[&[Driver], &[Physician], &[Nurse]])),
+            (
+                UnitType::Vir,
+                MinimumCrew::of(&[&[Driver], &[Physician], &[Nurse]]),
+            ),
             // Médico + enfermeiro; pilots belong to the aircraft operator.
             (UnitType::Aero, MinimumCrew::of(&[&[Physician], &[Nurse]])),
             // Condutor + nursing (basic boat).
             (
                 UnitType::Emb,
-                MinimumCrew::of(&[&[Driver, Pilot], &[NursingTechnician, NursingAuxiliary, Nurse]]),
+                MinimumCrew::of(&[
+                    &[Driver, Pilot],
+                    &[NursingTechnician, NursingAuxiliary, Nurse],
+                ]),
             ),
         ]);
         Self { rules }
@@ -203,7 +215,10 @@ mod tests {
         assert!(complete(UnitType::Usb, &[NursingAuxiliary, Driver]));
         assert!(!complete(UnitType::Usb, &[Driver]));
         assert!(!complete(UnitType::Usb, &[Driver, Driver]));
-        assert!(!complete(UnitType::Usb, &[NursingTechnician, NursingAuxiliary]));
+        assert!(!complete(
+            UnitType::Usb,
+            &[NursingTechnician, NursingAuxiliary]
+        ));
         let check = CrewRules::default().check(UnitType::Usb, &crew(&[NursingTechnician]));
         assert_eq!(check.missing, vec![Driver]);
     }
@@ -211,7 +226,10 @@ mod tests {
     #[test]
     fn usa_needs_driver_nurse_and_physician() {
         assert!(complete(UnitType::Usa, &[Physician, Nurse, Driver]));
-        assert!(!complete(UnitType::Usa, &[Physician, NursingTechnician, Driver]));
+        assert!(!complete(
+            UnitType::Usa,
+            &[Physician, NursingTechnician, Driver]
+        ));
         let check = CrewRules::default().check(UnitType::Usa, &crew(&[Driver]));
         assert_eq!(check.missing, vec![Nurse, Physician]);
         assert!(!check.complete);
@@ -251,12 +269,23 @@ mod tests {
                 slots: vec![vec![Nurse, Physician], vec![Nurse]],
             },
         );
-        assert!(rules.check(UnitType::Vir, &crew(&[Nurse, Physician])).complete);
-        assert!(!rules.check(UnitType::Vir, &crew(&[Physician, Physician])).complete);
+        assert!(
+            rules
+                .check(UnitType::Vir, &crew(&[Nurse, Physician]))
+                .complete
+        );
+        assert!(
+            !rules
+                .check(UnitType::Vir, &crew(&[Physician, Physician]))
+                .complete
+        );
     }
 
     #[test]
     fn extra_people_never_hurt() {
-        assert!(complete(UnitType::Usb, &[Driver, NursingTechnician, Physician, Nurse]));
+        assert!(complete(
+            UnitType::Usb,
+            &[Driver, NursingTechnician, Physician, Nurse]
+        ));
     }
 }

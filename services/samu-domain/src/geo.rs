@@ -64,14 +64,22 @@ pub fn chord_to_metres(chord: f64) -> f64 {
     2.0 * MEAN_EARTH_RADIUS_M * (chord / 2.0).clamp(0.0, 1.0).asin()
 }
 
-fn check_coordinate(field: &str, name: &str, value: f64, limit: f64) -> Result<(), ValidationError> {
+fn check_coordinate(
+    field: &str,
+    name: &str,
+    value: f64,
+    limit: f64,
+) -> Result<(), ValidationError> {
     let path = if field.is_empty() {
         name.to_owned()
     } else {
         format!("{field}.{name}")
     };
     if !value.is_finite() {
-        return Err(ValidationError::new(path, format!("{value} is not a finite number")));
+        return Err(ValidationError::new(
+            path,
+            format!("{value} is not a finite number"),
+        ));
     }
     if value.abs() > limit {
         return Err(ValidationError::new(
@@ -95,7 +103,10 @@ mod tests {
             (0.0, -180.5, "position.longitude"),
             (f64::NEG_INFINITY, 0.0, "position.latitude"),
         ] {
-            assert_eq!(GeoPoint::new("position", lat, lon).unwrap_err().field, field);
+            assert_eq!(
+                GeoPoint::new("position", lat, lon).unwrap_err().field,
+                field
+            );
         }
         assert!(GeoPoint::new("p", -90.0, 180.0).is_ok());
     }
@@ -113,7 +124,8 @@ mod tests {
         let a = GeoPoint::new("", -19.9167, -43.9345).unwrap();
         let b = GeoPoint::new("", -21.7878, -46.5608).unwrap();
         let (va, vb) = (a.unit_vector(), b.unit_vector());
-        let chord = ((va[0] - vb[0]).powi(2) + (va[1] - vb[1]).powi(2) + (va[2] - vb[2]).powi(2)).sqrt();
+        let chord =
+            ((va[0] - vb[0]).powi(2) + (va[1] - vb[1]).powi(2) + (va[2] - vb[2]).powi(2)).sqrt();
         let diff = (chord_to_metres(chord) - a.distance_m(b)).abs();
         assert!(diff < 0.01, "{diff}");
     }

@@ -136,7 +136,10 @@ fn parse_slug(field: &str, raw: &str) -> Result<String, ValidationError> {
     if raw.len() > MAX_SLUG_LEN {
         return Err(ValidationError::new(
             field,
-            format!("is {} characters long, at most {MAX_SLUG_LEN} allowed", raw.len()),
+            format!(
+                "is {} characters long, at most {MAX_SLUG_LEN} allowed",
+                raw.len()
+            ),
         ));
     }
     if let Some(bad) = raw
@@ -145,7 +148,9 @@ fn parse_slug(field: &str, raw: &str) -> Result<String, ValidationError> {
     {
         return Err(ValidationError::new(
             field,
-            format!("has the character {bad:?}; only letters, digits, '.', '_' and '-' are allowed"),
+            format!(
+                "has the character {bad:?}; only letters, digits, '.', '_' and '-' are allowed"
+            ),
         ));
     }
     Ok(raw.to_owned())
@@ -157,8 +162,14 @@ mod tests {
 
     #[test]
     fn central_ids_are_ibge_codes() {
-        assert_eq!(CentralId::parse("c", "3106200").unwrap().as_str(), "3106200");
-        assert_eq!(CentralId::parse("c", " 3170107 ").unwrap().as_str(), "3170107");
+        assert_eq!(
+            CentralId::parse("c", "3106200").unwrap().as_str(),
+            "3106200"
+        );
+        assert_eq!(
+            CentralId::parse("c", " 3170107 ").unwrap().as_str(),
+            "3170107"
+        );
         for bad in ["", "310620", "31062000", "31062a0", "9906200", "0006200"] {
             let err = CentralId::parse("central_id", bad).unwrap_err();
             assert_eq!(err.field, "central_id", "{bad}");

@@ -10,6 +10,7 @@
 //! - [`unit`]: [`UnitType`] (USB, USA, MOTO, VIR, AERO, EMB).
 //! - [`crew`]: crew roles, members and the minimum-crew rules per unit type.
 //! - [`status`]: the unit status model and its APCO ANS 1.116.2 mapping.
+//! - [`time`]: millisecond precision, the central's unit of time.
 //! - [`error`]: [`ValidationError`], which always names the offending field.
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod geo;
 pub mod ids;
 pub mod status;
+pub mod time;
 pub mod unit;
 
 pub use crew::{CrewCheck, CrewMember, CrewRole, CrewRules, MinimumCrew};

@@ -107,7 +107,10 @@ impl UnitStatus {
 
     /// Free to take a new call.
     pub fn is_available(self) -> bool {
-        matches!(self, UnitStatus::AvailableAtBase | UnitStatus::AvailableOnTheMove)
+        matches!(
+            self,
+            UnitStatus::AvailableAtBase | UnitStatus::AvailableOnTheMove
+        )
     }
 
     /// Working an occurrence, from dispatch until free.
@@ -211,7 +214,10 @@ mod tests {
             assert_eq!(UnitStatus::parse("s", s.as_str()).unwrap(), s);
             assert!(!(s.is_available() && s.is_on_call()), "{s}");
             assert!(!s.apco_code().is_empty());
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
         for r in OutOfServiceReason::ALL {
             assert_eq!(OutOfServiceReason::parse("r", r.as_str()).unwrap(), r);

@@ -104,7 +104,12 @@ impl Default for EtaModel {
 impl EtaModel {
     /// Estimated travel time in seconds over `distance_m` of straight line.
     pub fn eta_s(&self, unit_type: UnitType, distance_m: f64) -> f64 {
-        let kmh = self.speed_kmh.get(&unit_type).copied().unwrap_or(40.0).max(1.0);
+        let kmh = self
+            .speed_kmh
+            .get(&unit_type)
+            .copied()
+            .unwrap_or(40.0)
+            .max(1.0);
         distance_m * self.detour_factor / (kmh / 3.6)
     }
 }

@@ -60,7 +60,9 @@ impl FleetState {
         for unit_type in types {
             let mut taken = 0usize;
             let mut last_d2 = f64::NEG_INFINITY;
-            for (entry, d2) in self.index[type_slot(unit_type)].nearest_neighbor_iter_with_distance_2(&target) {
+            for (entry, d2) in
+                self.index[type_slot(unit_type)].nearest_neighbor_iter_with_distance_2(&target)
+            {
                 // Keep walking past `limit` only through exact ties, so the
                 // id order among equally distant units is respected.
                 if taken >= limit && d2 > last_d2 {

@@ -205,7 +205,10 @@ impl FleetState {
             let unit = &mut self.units[slot];
             unit.record = record;
             unit.retired = false;
-            unit.crew_check = self.config.crew_rules.check(unit.record.unit_type, &unit.crew);
+            unit.crew_check = self
+                .config
+                .crew_rules
+                .check(unit.record.unit_type, &unit.crew);
             self.unindex(slot);
             self.reindex(slot);
             return;
@@ -238,10 +241,13 @@ impl FleetState {
 
     /// Registers a unit with the live state a previous run stored.
     pub fn restore_unit(&mut self, record: UnitRecord, snapshot: UnitSnapshot) {
-        let crew_check = self.config.crew_rules.check(record.unit_type, &snapshot.crew);
-        let last_kept = snapshot.last_kept_fix_at.and_then(|at| {
-            snapshot.fix.map(|fix| Fix { at, ..fix })
-        });
+        let crew_check = self
+            .config
+            .crew_rules
+            .check(record.unit_type, &snapshot.crew);
+        let last_kept = snapshot
+            .last_kept_fix_at
+            .and_then(|at| snapshot.fix.map(|fix| Fix { at, ..fix }));
         let state = UnitState {
             record,
             fix: snapshot.fix,
@@ -380,12 +386,18 @@ impl FleetState {
             return Ok(CrewStatusOutcome::Duplicate);
         }
         let unit = &mut self.units[slot];
-        if unit.last_report_at.is_some_and(|last| report.reported_at < last) {
+        if unit
+            .last_report_at
+            .is_some_and(|last| report.reported_at < last)
+        {
             return Ok(CrewStatusOutcome::Stale);
         }
         let crew_change = diff_crew(&unit.crew, &report.crew, report.reported_at);
         unit.crew = report.crew;
-        unit.crew_check = self.config.crew_rules.check(unit.record.unit_type, &unit.crew);
+        unit.crew_check = self
+            .config
+            .crew_rules
+            .check(unit.record.unit_type, &unit.crew);
         unit.reported_status = report.status;
         unit.out_of_service_reason = report
             .out_of_service_reason
@@ -408,7 +420,9 @@ impl FleetState {
         let mut changes = Vec::new();
         for slot in 0..self.units.len() {
             let unit = &mut self.units[slot];
-            let Some(heard) = unit.last_heard else { continue };
+            let Some(heard) = unit.last_heard else {
+                continue;
+            };
             if unit.no_signal || now - heard <= delay {
                 continue;
             }
@@ -478,7 +492,11 @@ impl FleetState {
         source: StatusSource,
     ) -> Option<StatusChange> {
         let unit = &mut self.units[slot];
-        let key = (unit.status(), unit.out_of_service_reason, unit.crew_check.complete);
+        let key = (
+            unit.status(),
+            unit.out_of_service_reason,
+            unit.crew_check.complete,
+        );
         let last = unit.last_event_key;
         if last == Some(key) {
             return None;
@@ -513,7 +531,12 @@ fn plausible(from: &Fix, to: &Fix, max_speed_mps: f64) -> bool {
     let dt = (to.at - from.at).as_seconds_f64();
     let distance = from.point.distance_m(to.point);
     // Receivers jitter by tens of metres; never flag a move within accuracy.
-    let slack = 50.0 + f64::from(to.accuracy_m.unwrap_or(0.0).max(from.accuracy_m.unwrap_or(0.0)));
+    let slack = 50.0
+        + f64::from(
+            to.accuracy_m
+                .unwrap_or(0.0)
+                .max(from.accuracy_m.unwrap_or(0.0)),
+        );
     distance <= slack || (dt > 0.0 && (distance - slack) / dt <= max_speed_mps)
 }
 

@@ -78,16 +78,24 @@ fn report(at: DateTime<Utc>, status: UnitStatus, crew: Vec<CrewMember>) -> CrewS
     CrewStatusReport {
         reported_at: at,
         status,
-        out_of_service_reason: (status == UnitStatus::OutOfService).then_some(OutOfServiceReason::Maintenance),
+        out_of_service_reason: (status == UnitStatus::OutOfService)
+            .then_some(OutOfServiceReason::Maintenance),
         crew,
     }
 }
 
 /// Brings a unit to "available at base" with a full crew at a point.
 fn make_ready(fleet: &mut FleetState, id: &str, t: UnitType, seq: u64, lat: f64, lon: f64) {
-    fleet.apply_position(&uid(id), seq, fix(t0(), lat, lon), t0()).unwrap();
     fleet
-        .apply_crew_status(&uid(id), seq + 1, report(t0(), UnitStatus::AvailableAtBase, full_crew(t)), t0())
+        .apply_position(&uid(id), seq, fix(t0(), lat, lon), t0())
+        .unwrap();
+    fleet
+        .apply_crew_status(
+            &uid(id),
+            seq + 1,
+            report(t0(), UnitStatus::AvailableAtBase, full_crew(t)),
+            t0(),
+        )
         .unwrap();
 }
 
@@ -104,11 +112,20 @@ fn a_new_unit_has_no_signal_and_is_not_dispatchable() {
 fn status_transitions_write_one_event_per_real_change() {
     let mut fleet = fleet_with(&[("usb1", BH, UnitType::Usb)]);
     let id = uid("usb1");
-    let out = fleet.apply_position(&id, 1, fix(t0(), -19.9, -43.9), t0()).unwrap();
-    let PositionOutcome::Taken { status_change: Some(first), .. } = out else {
+    let out = fleet
+        .apply_position(&id, 1, fix(t0(), -19.9, -43.9), t0())
+        .unwrap();
+    let PositionOutcome::Taken {
+        status_change: Some(first),
+        ..
+    } = out
+    else {
         panic!("first fix must end no-signal: {out:?}")
     };
-    assert_eq!((first.event_no, first.status), (1, UnitStatus::OutOfService));
+    assert_eq!(
+        (first.event_no, first.status),
+        (1, UnitStatus::OutOfService)
+    );
 
     let steps = [
         UnitStatus::AvailableAtBase,
@@ -123,9 +140,18 @@ fn status_transitions_write_one_event_per_real_change() {
     for (i, status) in steps.into_iter().enumerate() {
         let at = t0() + secs(10 * (i as i64 + 1));
         let out = fleet
-            .apply_crew_status(&id, 2 + i as u64, report(at, status, full_crew(UnitType::Usb)), at)
+            .apply_crew_status(
+                &id,
+                2 + i as u64,
+                report(at, status, full_crew(UnitType::Usb)),
+                at,
+            )
             .unwrap();
-        let CrewStatusOutcome::Applied { status_change: Some(change), .. } = out else {
+        let CrewStatusOutcome::Applied {
+            status_change: Some(change),
+            ..
+        } = out
+        else {
             panic!("{status} must be a change")
         };
         assert_eq!(change.status, status);
@@ -137,9 +163,20 @@ fn status_transitions_write_one_event_per_real_change() {
     // The same declaration again changes nothing and writes no event.
     let at = t0() + secs(200);
     let out = fleet
-        .apply_crew_status(&id, 20, report(at, UnitStatus::OutOfService, full_crew(UnitType::Usb)), at)
+        .apply_crew_status(
+            &id,
+            20,
+            report(at, UnitStatus::OutOfService, full_crew(UnitType::Usb)),
+            at,
+        )
         .unwrap();
-    assert_eq!(out, CrewStatusOutcome::Applied { status_change: None, crew_change: None });
+    assert_eq!(
+        out,
+        CrewStatusOutcome::Applied {
+            status_change: None,
+            crew_change: None
+        }
+    );
 }
 
 #[test]
@@ -147,11 +184,18 @@ fn crew_completeness_for_each_type_gates_dispatch() {
     for t in UnitType::ALL {
         let mut fleet = fleet_with(&[("u", BH, t)]);
         let id = uid("u");
-        fleet.apply_position(&id, 1, fix(t0(), -19.9, -43.9), t0()).unwrap();
+        fleet
+            .apply_position(&id, 1, fix(t0(), -19.9, -43.9), t0())
+            .unwrap();
         let mut crew = full_crew(t);
         let missing = crew.pop().unwrap();
         fleet
-            .apply_crew_status(&id, 2, report(t0(), UnitStatus::AvailableAtBase, crew.clone()), t0())
+            .apply_crew_status(
+                &id,
+                2,
+                report(t0(), UnitStatus::AvailableAtBase, crew.clone()),
+                t0(),
+            )
             .unwrap();
         let unit = fleet.unit(&id).unwrap();
         assert!(!unit.crew_check.complete, "{t} without {:?}", missing.role);
@@ -160,9 +204,18 @@ fn crew_completeness_for_each_type_gates_dispatch() {
 
         crew.push(missing);
         let out = fleet
-            .apply_crew_status(&id, 3, report(t0() + secs(1), UnitStatus::AvailableAtBase, crew), t0())
+            .apply_crew_status(
+                &id,
+                3,
+                report(t0() + secs(1), UnitStatus::AvailableAtBase, crew),
+                t0(),
+            )
             .unwrap();
-        let CrewStatusOutcome::Applied { status_change: Some(change), crew_change: Some(crew_change) } = out else {
+        let CrewStatusOutcome::Applied {
+            status_change: Some(change),
+            crew_change: Some(crew_change),
+        } = out
+        else {
             panic!("{t}: completing the crew is a change")
         };
         assert!(change.crew_complete);
@@ -177,13 +230,34 @@ fn crew_changes_list_who_boarded_and_who_left() {
     let mut fleet = fleet_with(&[("usb1", BH, UnitType::Usb)]);
     let id = uid("usb1");
     let crew = full_crew(UnitType::Usb);
-    fleet.apply_crew_status(&id, 1, report(t0(), UnitStatus::AvailableAtBase, crew.clone()), t0()).unwrap();
-    let replacement = CrewMember { id: MemberId::parse("m", "new-driver").unwrap(), role: CrewRole::Driver };
+    fleet
+        .apply_crew_status(
+            &id,
+            1,
+            report(t0(), UnitStatus::AvailableAtBase, crew.clone()),
+            t0(),
+        )
+        .unwrap();
+    let replacement = CrewMember {
+        id: MemberId::parse("m", "new-driver").unwrap(),
+        role: CrewRole::Driver,
+    };
     let new_crew = vec![replacement.clone(), crew[1].clone()];
     let out = fleet
-        .apply_crew_status(&id, 2, report(t0() + secs(5), UnitStatus::AvailableAtBase, new_crew), t0())
+        .apply_crew_status(
+            &id,
+            2,
+            report(t0() + secs(5), UnitStatus::AvailableAtBase, new_crew),
+            t0(),
+        )
         .unwrap();
-    let CrewStatusOutcome::Applied { status_change, crew_change: Some(change) } = out else { panic!() };
+    let CrewStatusOutcome::Applied {
+        status_change,
+        crew_change: Some(change),
+    } = out
+    else {
+        panic!()
+    };
     assert_eq!(status_change, None, "still complete, same status");
     assert_eq!(change.joined, vec![replacement]);
     assert_eq!(change.left, vec![crew[0].id.clone()]);
@@ -193,44 +267,102 @@ fn crew_changes_list_who_boarded_and_who_left() {
 fn repeated_sequences_are_ignored_and_older_fixes_never_win() {
     let mut fleet = fleet_with(&[("usb1", BH, UnitType::Usb)]);
     let id = uid("usb1");
-    fleet.apply_position(&id, 1, fix(t0() + secs(10), -19.90, -43.90), t0()).unwrap();
+    fleet
+        .apply_position(&id, 1, fix(t0() + secs(10), -19.90, -43.90), t0())
+        .unwrap();
     assert_eq!(
-        fleet.apply_position(&id, 1, fix(t0() + secs(20), -19.91, -43.91), t0()).unwrap(),
+        fleet
+            .apply_position(&id, 1, fix(t0() + secs(20), -19.91, -43.91), t0())
+            .unwrap(),
         PositionOutcome::Duplicate
     );
-    let out = fleet.apply_position(&id, 2, fix(t0() + secs(5), -19.92, -43.92), t0()).unwrap();
-    assert!(matches!(out, PositionOutcome::Taken { kind: PositionKind::Stale, keep_in_track: true, .. }));
+    let out = fleet
+        .apply_position(&id, 2, fix(t0() + secs(5), -19.92, -43.92), t0())
+        .unwrap();
+    assert!(matches!(
+        out,
+        PositionOutcome::Taken {
+            kind: PositionKind::Stale,
+            keep_in_track: true,
+            ..
+        }
+    ));
     let unit = fleet.unit(&id).unwrap();
     assert_eq!(unit.fix.unwrap().point.lat(), -19.90);
     assert_eq!(unit.last_seq(), 2);
     // A stale crew report is ignored too.
-    fleet.apply_crew_status(&id, 3, report(t0() + secs(30), UnitStatus::AvailableAtBase, vec![]), t0()).unwrap();
+    fleet
+        .apply_crew_status(
+            &id,
+            3,
+            report(t0() + secs(30), UnitStatus::AvailableAtBase, vec![]),
+            t0(),
+        )
+        .unwrap();
     assert_eq!(
-        fleet.apply_crew_status(&id, 4, report(t0() + secs(29), UnitStatus::OutOfService, vec![]), t0()).unwrap(),
+        fleet
+            .apply_crew_status(
+                &id,
+                4,
+                report(t0() + secs(29), UnitStatus::OutOfService, vec![]),
+                t0()
+            )
+            .unwrap(),
         CrewStatusOutcome::Stale
     );
-    assert_eq!(fleet.unit(&id).unwrap().reported_status, UnitStatus::AvailableAtBase);
+    assert_eq!(
+        fleet.unit(&id).unwrap().reported_status,
+        UnitStatus::AvailableAtBase
+    );
 }
 
 #[test]
 fn impossible_jumps_are_flagged_until_confirmed() {
     let mut fleet = fleet_with(&[("usb1", BH, UnitType::Usb)]);
     let id = uid("usb1");
-    fleet.apply_position(&id, 1, fix(t0(), -19.90, -43.90), t0()).unwrap();
+    fleet
+        .apply_position(&id, 1, fix(t0(), -19.90, -43.90), t0())
+        .unwrap();
     // 100 km in 10 s.
-    let out = fleet.apply_position(&id, 2, fix(t0() + secs(10), -20.80, -43.90), t0()).unwrap();
-    assert!(matches!(out, PositionOutcome::Taken { kind: PositionKind::Flagged, .. }));
+    let out = fleet
+        .apply_position(&id, 2, fix(t0() + secs(10), -20.80, -43.90), t0())
+        .unwrap();
+    assert!(matches!(
+        out,
+        PositionOutcome::Taken {
+            kind: PositionKind::Flagged,
+            ..
+        }
+    ));
     let unit = fleet.unit(&id).unwrap();
     assert!(unit.position_flagged);
     assert_eq!(unit.fix.unwrap().point.lat(), -19.90, "not trusted");
     // A plausible fix near the old position is trusted again.
-    let out = fleet.apply_position(&id, 3, fix(t0() + secs(20), -19.901, -43.90), t0()).unwrap();
-    assert!(matches!(out, PositionOutcome::Taken { kind: PositionKind::Applied, .. }));
+    let out = fleet
+        .apply_position(&id, 3, fix(t0() + secs(20), -19.901, -43.90), t0())
+        .unwrap();
+    assert!(matches!(
+        out,
+        PositionOutcome::Taken {
+            kind: PositionKind::Applied,
+            ..
+        }
+    ));
     assert!(!fleet.unit(&id).unwrap().position_flagged);
     // Two consistent fixes far away confirm a real relocation.
-    fleet.apply_position(&id, 4, fix(t0() + secs(30), -20.80, -43.90), t0()).unwrap();
-    let out = fleet.apply_position(&id, 5, fix(t0() + secs(40), -20.8005, -43.90), t0()).unwrap();
-    assert!(matches!(out, PositionOutcome::Taken { kind: PositionKind::Applied, .. }));
+    fleet
+        .apply_position(&id, 4, fix(t0() + secs(30), -20.80, -43.90), t0())
+        .unwrap();
+    let out = fleet
+        .apply_position(&id, 5, fix(t0() + secs(40), -20.8005, -43.90), t0())
+        .unwrap();
+    assert!(matches!(
+        out,
+        PositionOutcome::Taken {
+            kind: PositionKind::Applied,
+            ..
+        }
+    ));
     assert_eq!(fleet.unit(&id).unwrap().fix.unwrap().point.lat(), -20.8005);
 }
 
@@ -238,27 +370,48 @@ fn impossible_jumps_are_flagged_until_confirmed() {
 fn times_far_off_are_refused_with_the_field_named() {
     let mut fleet = fleet_with(&[("usb1", BH, UnitType::Usb)]);
     let id = uid("usb1");
-    let err = fleet.apply_position(&id, 1, fix(t0() + secs(3600), -19.9, -43.9), t0()).unwrap_err();
-    assert!(matches!(&err, FleetError::Invalid(e) if e.field == "position.fix_time"), "{err}");
-    let err = fleet.apply_position(&id, 1, fix(t0() - secs(3 * 86400), -19.9, -43.9), t0()).unwrap_err();
-    assert!(matches!(&err, FleetError::Invalid(e) if e.field == "position.fix_time"), "{err}");
     let err = fleet
-        .apply_crew_status(&id, 1, report(t0() + secs(3600), UnitStatus::AvailableAtBase, vec![]), t0())
+        .apply_position(&id, 1, fix(t0() + secs(3600), -19.9, -43.9), t0())
+        .unwrap_err();
+    assert!(
+        matches!(&err, FleetError::Invalid(e) if e.field == "position.fix_time"),
+        "{err}"
+    );
+    let err = fleet
+        .apply_position(&id, 1, fix(t0() - secs(3 * 86400), -19.9, -43.9), t0())
+        .unwrap_err();
+    assert!(
+        matches!(&err, FleetError::Invalid(e) if e.field == "position.fix_time"),
+        "{err}"
+    );
+    let err = fleet
+        .apply_crew_status(
+            &id,
+            1,
+            report(t0() + secs(3600), UnitStatus::AvailableAtBase, vec![]),
+            t0(),
+        )
         .unwrap_err();
     assert!(matches!(&err, FleetError::Invalid(e) if e.field == "crew_status.reported_at"));
     let err = fleet
         .apply_crew_status(&id, 1, report(t0(), UnitStatus::NoSignal, vec![]), t0())
         .unwrap_err();
     assert!(matches!(&err, FleetError::Invalid(e) if e.field == "crew_status.status"));
-    let err = fleet.apply_position(&id, 0, fix(t0(), -19.9, -43.9), t0()).unwrap_err();
+    let err = fleet
+        .apply_position(&id, 0, fix(t0(), -19.9, -43.9), t0())
+        .unwrap_err();
     assert!(matches!(&err, FleetError::Invalid(e) if e.field == "seq"));
     // A refused report does not use up its sequence number.
     assert!(matches!(
-        fleet.apply_position(&id, 1, fix(t0(), -19.9, -43.9), t0()).unwrap(),
+        fleet
+            .apply_position(&id, 1, fix(t0(), -19.9, -43.9), t0())
+            .unwrap(),
         PositionOutcome::Taken { .. }
     ));
     assert_eq!(
-        fleet.apply_position(&uid("ghost"), 1, fix(t0(), 0.0, 0.0), t0()).unwrap_err(),
+        fleet
+            .apply_position(&uid("ghost"), 1, fix(t0(), 0.0, 0.0), t0())
+            .unwrap_err(),
         FleetError::UnknownUnit(uid("ghost"))
     );
 }
@@ -273,14 +426,27 @@ fn silent_units_lose_signal_and_get_it_back() {
     let changes = fleet.sweep_signal(t0() + secs(500));
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].status, UnitStatus::NoSignal);
-    assert_eq!(changes[0].at, t0() + secs(120), "dated when the delay ran out");
+    assert_eq!(
+        changes[0].at,
+        t0() + secs(120),
+        "dated when the delay ran out"
+    );
     assert!(fleet.sweep_signal(t0() + secs(600)).is_empty(), "only once");
     assert!(!fleet.unit(&id).unwrap().is_dispatchable());
     assert!(fleet.nearest(&query(&[UnitType::Usa], 5)).is_empty());
 
     let at = t0() + secs(700);
-    let out = fleet.apply_position(&id, 10, fix(at, -19.9, -43.9), at).unwrap();
-    let PositionOutcome::Taken { status_change: Some(back), keep_in_track: true, .. } = out else { panic!() };
+    let out = fleet
+        .apply_position(&id, 10, fix(at, -19.9, -43.9), at)
+        .unwrap();
+    let PositionOutcome::Taken {
+        status_change: Some(back),
+        keep_in_track: true,
+        ..
+    } = out
+    else {
+        panic!()
+    };
     assert_eq!(back.status, UnitStatus::AvailableAtBase);
     assert!(fleet.unit(&id).unwrap().is_dispatchable());
 }
@@ -293,15 +459,36 @@ fn the_track_keeps_fixes_by_time_or_distance() {
         PositionOutcome::Taken { keep_in_track, .. } => keep_in_track,
         PositionOutcome::Duplicate => panic!(),
     };
-    assert!(kept(fleet.apply_position(&id, 1, fix(t0(), -19.9, -43.9), t0()).unwrap()));
-    assert!(!kept(fleet.apply_position(&id, 2, fix(t0() + secs(5), -19.9, -43.9), t0()).unwrap()));
-    assert!(kept(fleet.apply_position(&id, 3, fix(t0() + secs(15), -19.9, -43.9), t0()).unwrap()));
+    assert!(kept(
+        fleet
+            .apply_position(&id, 1, fix(t0(), -19.9, -43.9), t0())
+            .unwrap()
+    ));
+    assert!(!kept(
+        fleet
+            .apply_position(&id, 2, fix(t0() + secs(5), -19.9, -43.9), t0())
+            .unwrap()
+    ));
+    assert!(kept(
+        fleet
+            .apply_position(&id, 3, fix(t0() + secs(15), -19.9, -43.9), t0())
+            .unwrap()
+    ));
     // ~150 m in 5 s: kept for the distance.
-    assert!(kept(fleet.apply_position(&id, 4, fix(t0() + secs(20), -19.9013, -43.9), t0()).unwrap()));
+    assert!(kept(
+        fleet
+            .apply_position(&id, 4, fix(t0() + secs(20), -19.9013, -43.9), t0())
+            .unwrap()
+    ));
 }
 
 fn query(types: &[UnitType], limit: usize) -> NearestQuery<'_> {
-    NearestQuery { point: point(-19.9167, -43.9345), types, limit, central: None }
+    NearestQuery {
+        point: point(-19.9167, -43.9345),
+        types,
+        limit,
+        central: None,
+    }
 }
 
 #[test]
@@ -319,18 +506,41 @@ fn nearest_orders_by_distance_filters_and_limits() {
     make_ready(&mut fleet, "usb-near", UnitType::Usb, 1, -19.917, -43.935);
     make_ready(&mut fleet, "usa-busy", UnitType::Usa, 1, -19.9167, -43.9345);
     fleet
-        .apply_crew_status(&uid("usa-busy"), 3, report(t0() + secs(1), UnitStatus::EnRoute, full_crew(UnitType::Usa)), t0())
+        .apply_crew_status(
+            &uid("usa-busy"),
+            3,
+            report(
+                t0() + secs(1),
+                UnitStatus::EnRoute,
+                full_crew(UnitType::Usa),
+            ),
+            t0(),
+        )
         .unwrap();
 
-    let ids = |found: Vec<Nearest<'_>>| found.iter().map(|n| n.unit.record.id.to_string()).collect::<Vec<_>>();
-    assert_eq!(ids(fleet.nearest(&query(&[UnitType::Usa], 5))), ["usa-near", "usa-mid", "usa-far"]);
-    assert_eq!(ids(fleet.nearest(&query(&[UnitType::Usa], 2))), ["usa-near", "usa-mid"]);
+    let ids = |found: Vec<Nearest<'_>>| {
+        found
+            .iter()
+            .map(|n| n.unit.record.id.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(fleet.nearest(&query(&[UnitType::Usa], 5))),
+        ["usa-near", "usa-mid", "usa-far"]
+    );
+    assert_eq!(
+        ids(fleet.nearest(&query(&[UnitType::Usa], 2))),
+        ["usa-near", "usa-mid"]
+    );
     assert_eq!(
         ids(fleet.nearest(&query(&[UnitType::Usa, UnitType::Usb], 2))),
         ["usb-near", "usa-near"]
     );
     let bh = CentralId::parse("c", BH).unwrap();
-    let only_bh = NearestQuery { central: Some(&bh), ..query(&[UnitType::Usa], 5) };
+    let only_bh = NearestQuery {
+        central: Some(&bh),
+        ..query(&[UnitType::Usa], 5)
+    };
     assert_eq!(ids(fleet.nearest(&only_bh)), ["usa-near", "usa-far"]);
     assert!(fleet.nearest(&query(&[UnitType::Moto], 5)).is_empty());
     assert!(fleet.nearest(&query(&[], 5)).is_empty());
@@ -361,7 +571,11 @@ fn nearest_breaks_ties_by_unit_id() {
             .iter()
             .map(|n| n.unit.record.id.to_string())
             .collect();
-        assert_eq!(found, ["usb-a", "usb-b", "usb-c", "usb-z"][..limit], "limit {limit}");
+        assert_eq!(
+            found,
+            ["usb-a", "usb-b", "usb-c", "usb-z"][..limit],
+            "limit {limit}"
+        );
     }
 }
 
@@ -370,9 +584,30 @@ fn moving_units_move_in_the_index() {
     let mut fleet = fleet_with(&[("a", BH, UnitType::Usb), ("b", BH, UnitType::Usb)]);
     make_ready(&mut fleet, "a", UnitType::Usb, 1, -19.92, -43.94);
     make_ready(&mut fleet, "b", UnitType::Usb, 1, -19.95, -43.94);
-    assert_eq!(fleet.nearest(&query(&[UnitType::Usb], 1))[0].unit.record.id.as_str(), "a");
-    fleet.apply_position(&uid("a"), 10, fix(t0() + secs(300), -19.97, -43.94), t0() + secs(300)).unwrap();
-    assert_eq!(fleet.nearest(&query(&[UnitType::Usb], 1))[0].unit.record.id.as_str(), "b");
+    assert_eq!(
+        fleet.nearest(&query(&[UnitType::Usb], 1))[0]
+            .unit
+            .record
+            .id
+            .as_str(),
+        "a"
+    );
+    fleet
+        .apply_position(
+            &uid("a"),
+            10,
+            fix(t0() + secs(300), -19.97, -43.94),
+            t0() + secs(300),
+        )
+        .unwrap();
+    assert_eq!(
+        fleet.nearest(&query(&[UnitType::Usb], 1))[0]
+            .unit
+            .record
+            .id
+            .as_str(),
+        "b"
+    );
 }
 
 #[test]
@@ -391,13 +626,30 @@ fn a_snapshot_restores_the_same_state() {
     assert_eq!(restored.nearest(&query(&[UnitType::Usa], 1)).len(), 1);
     // Sequence numbers already applied stay applied; no duplicate event.
     assert_eq!(
-        restored.apply_position(&id, 2, fix(t0() + secs(1), -19.92, -43.94), t0()).unwrap(),
+        restored
+            .apply_position(&id, 2, fix(t0() + secs(1), -19.92, -43.94), t0())
+            .unwrap(),
         PositionOutcome::Duplicate
     );
     let out = restored
-        .apply_crew_status(&id, 3, report(t0() + secs(2), UnitStatus::AvailableAtBase, full_crew(UnitType::Usa)), t0())
+        .apply_crew_status(
+            &id,
+            3,
+            report(
+                t0() + secs(2),
+                UnitStatus::AvailableAtBase,
+                full_crew(UnitType::Usa),
+            ),
+            t0(),
+        )
         .unwrap();
-    assert_eq!(out, CrewStatusOutcome::Applied { status_change: None, crew_change: None });
+    assert_eq!(
+        out,
+        CrewStatusOutcome::Applied {
+            status_change: None,
+            crew_change: None
+        }
+    );
 }
 
 #[test]

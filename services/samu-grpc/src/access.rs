@@ -42,7 +42,10 @@ impl Rpc {
             // Fleet data is operational, never personal: every person's role
             // and the wall may read it; vehicle apps may not.
             Rpc::NearestUnits | Rpc::GetUnit | Rpc::ListUnits => {
-                matches!(role, Admin | Wall | Tarm | Physician | RadioOperator | Manager)
+                matches!(
+                    role,
+                    Admin | Wall | Tarm | Physician | RadioOperator | Manager
+                )
             }
             Rpc::Admin => role == Admin,
         }
@@ -54,7 +57,10 @@ fn bearer(metadata: &MetadataMap) -> &str {
     metadata
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .unwrap_or("")
 }
 
@@ -63,7 +69,11 @@ fn bearer(metadata: &MetadataMap) -> &str {
 /// # Errors
 /// `UNAUTHENTICATED` for a missing or unknown token, `PERMISSION_DENIED` for
 /// a role the table does not allow.
-pub fn authorize(central: &Central, metadata: &MetadataMap, rpc: Rpc) -> Result<Credential, Status> {
+pub fn authorize(
+    central: &Central,
+    metadata: &MetadataMap,
+    rpc: Rpc,
+) -> Result<Credential, Status> {
     let credential = central
         .authenticate(bearer(metadata))
         .map_err(|e| unauthenticated(&e))?;

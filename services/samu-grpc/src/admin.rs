@@ -33,12 +33,18 @@ pub const DEFAULT_TIME_ZONE: &str = "America/Sao_Paulo";
 fn text(field: &str, raw: &str, max: usize) -> Result<String, ValidationError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() || trimmed.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be 1 to {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
 
-fn optional_time(field: &str, ts: Option<&prost_types::Timestamp>) -> Result<Option<DateTime<Utc>>, ValidationError> {
+fn optional_time(
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, ValidationError> {
     ts.map(|t| convert::time(field, Some(t))).transpose()
 }
 
@@ -67,14 +73,24 @@ fn issued(i: IssuedCredential) -> pb::IssuedToken {
 
 #[tonic::async_trait]
 impl pb::admin_server::Admin for AdminService {
-    async fn upsert_central(&self, request: Request<pb::Central>) -> Result<Response<pb::Central>, Status> {
+    async fn upsert_central(
+        &self,
+        request: Request<pb::Central>,
+    ) -> Result<Response<pb::Central>, Status> {
         authorize(&self.central, request.metadata(), Rpc::Admin)?;
         let c = request.into_inner();
         let parse = || -> Result<CentralRow, ValidationError> {
-            let time_zone = if c.time_zone.is_empty() { DEFAULT_TIME_ZONE } else { c.time_zone.as_str() };
-            time_zone
-                .parse::<chrono_tz::Tz>()
-                .map_err(|_| ValidationError::new("time_zone", format!("{time_zone:?} is not an IANA time zone")))?;
+            let time_zone = if c.time_zone.is_empty() {
+                DEFAULT_TIME_ZONE
+            } else {
+                c.time_zone.as_str()
+            };
+            time_zone.parse::<chrono_tz::Tz>().map_err(|_| {
+                ValidationError::new(
+                    "time_zone",
+                    format!("{time_zone:?} is not an IANA time zone"),
+                )
+            })?;
             Ok(CentralRow {
                 id: CentralId::parse("id", &c.id)?,
                 name: text("name", &c.name, 200)?,
@@ -83,7 +99,10 @@ impl pb::admin_server::Admin for AdminService {
             })
         };
         let row = parse().map_err(|e| invalid(&e))?;
-        self.central.upsert_central(&row).await.map_err(|e| from_registry(&e))?;
+        self.central
+            .upsert_central(&row)
+            .await
+            .map_err(|e| from_registry(&e))?;
         Ok(Response::new(pb::Central {
             id: row.id.to_string(),
             name: row.name,
@@ -104,25 +123,39 @@ impl pb::admin_server::Admin for AdminService {
             })
         })()
         .map_err(|e| invalid(&e))?;
-        self.central.upsert_base(&row).await.map_err(|e| from_registry(&e))?;
-        Ok(Response::new(pb::Base { name: row.name, ..b }))
+        self.central
+            .upsert_base(&row)
+            .await
+            .map_err(|e| from_registry(&e))?;
+        Ok(Response::new(pb::Base {
+            name: row.name,
+            ..b
+        }))
     }
 
     async fn upsert_unit(&self, request: Request<pb::Unit>) -> Result<Response<pb::Unit>, Status> {
         authorize(&self.central, request.metadata(), Rpc::Admin)?;
         let u = request.into_inner();
         let row = (|| -> Result<UnitRow, ValidationError> {
-            let habilitated_from = optional_time("habilitated_from", u.habilitated_from.as_ref())?.unwrap_or_else(Utc::now);
+            let habilitated_from = optional_time("habilitated_from", u.habilitated_from.as_ref())?
+                .unwrap_or_else(Utc::now);
             let retired_at = optional_time("retired_at", u.retired_at.as_ref())?;
             if retired_at.is_some_and(|r| r < habilitated_from) {
-                return Err(ValidationError::new("retired_at", "is before habilitated_from"));
+                return Err(ValidationError::new(
+                    "retired_at",
+                    "is before habilitated_from",
+                ));
             }
             Ok(UnitRow {
                 record: UnitRecord {
                     id: UnitId::parse("id", &u.id)?,
                     central: CentralId::parse("central_id", &u.central_id)?,
                     unit_type: convert::unit_type("type", u.r#type)?,
-                    base: if u.base_id.is_empty() { None } else { Some(BaseId::parse("base_id", &u.base_id)?) },
+                    base: if u.base_id.is_empty() {
+                        None
+                    } else {
+                        Some(BaseId::parse("base_id", &u.base_id)?)
+                    },
                     label: text("label", &u.label, 60)?,
                 },
                 habilitated_from,
@@ -130,7 +163,10 @@ impl pb::admin_server::Admin for AdminService {
             })
         })()
         .map_err(|e| invalid(&e))?;
-        self.central.upsert_unit(&row).await.map_err(|e| from_registry(&e))?;
+        self.central
+            .upsert_unit(&row)
+            .await
+            .map_err(|e| from_registry(&e))?;
         Ok(Response::new(pb::Unit {
             label: row.record.label,
             habilitated_from: Some(convert::timestamp(row.habilitated_from)),
@@ -144,7 +180,11 @@ impl pb::admin_server::Admin for AdminService {
     ) -> Result<Response<pb::IssuedToken>, Status> {
         authorize(&self.central, request.metadata(), Rpc::Admin)?;
         let unit = UnitId::parse("unit_id", &request.get_ref().unit_id).map_err(|e| invalid(&e))?;
-        let token = self.central.issue_device_token(&unit).await.map_err(|e| from_registry(&e))?;
+        let token = self
+            .central
+            .issue_device_token(&unit)
+            .await
+            .map_err(|e| from_registry(&e))?;
         Ok(Response::new(issued(token)))
     }
 
@@ -157,7 +197,12 @@ impl pb::admin_server::Admin for AdminService {
         let role = pb::Role::try_from(r.role)
             .ok()
             .and_then(|p| ROLE_TABLE.iter().find(|(w, _)| *w == p).map(|(_, d)| *d))
-            .ok_or_else(|| invalid(&ValidationError::new("role", format!("{} is not a role", r.role))))?;
+            .ok_or_else(|| {
+                invalid(&ValidationError::new(
+                    "role",
+                    format!("{} is not a role", r.role),
+                ))
+            })?;
         let expires_at = match r.ttl_s {
             0 => None,
             s => Some(
@@ -185,7 +230,10 @@ impl pb::admin_server::Admin for AdminService {
         if id.is_empty() {
             return Err(invalid(&ValidationError::new("token_id", "is required")));
         }
-        self.central.revoke_token(id).await.map_err(|e| from_registry(&e))?;
+        self.central
+            .revoke_token(id)
+            .await
+            .map_err(|e| from_registry(&e))?;
         Ok(Response::new(pb::RevokeTokenResponse {}))
     }
 }

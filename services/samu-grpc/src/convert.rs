@@ -25,7 +25,13 @@ pub fn time(field: &str, ts: Option<&Timestamp>) -> Result<DateTime<Utc>> {
         .ok_or_else(|| ValidationError::new(field, format!("nanos {} out of range", ts.nanos)))?;
     Utc.timestamp_opt(ts.seconds, nanos)
         .single()
-        .ok_or_else(|| ValidationError::new(field, format!("{} s is not a representable time", ts.seconds)))
+        .map(samu_domain::time::to_millis)
+        .ok_or_else(|| {
+            ValidationError::new(
+                field,
+                format!("{} s is not a representable time", ts.seconds),
+            )
+        })
 }
 
 /// A time on the wire.
@@ -46,7 +52,10 @@ pub fn unit_type(field: &str, raw: i32) -> Result<UnitType> {
         Ok(pb::UnitType::Aero) => Ok(UnitType::Aero),
         Ok(pb::UnitType::Emb) => Ok(UnitType::Emb),
         Ok(pb::UnitType::Unspecified) => Err(ValidationError::new(field, "is required")),
-        Err(_) => Err(ValidationError::new(field, format!("{raw} is not a unit type"))),
+        Err(_) => Err(ValidationError::new(
+            field,
+            format!("{raw} is not a unit type"),
+        )),
     }
 }
 
@@ -64,7 +73,10 @@ pub fn unit_type_pb(t: UnitType) -> pb::UnitType {
 
 const STATUS_TABLE: [(pb::UnitStatus, UnitStatus); 9] = [
     (pb::UnitStatus::AvailableAtBase, UnitStatus::AvailableAtBase),
-    (pb::UnitStatus::AvailableOnTheMove, UnitStatus::AvailableOnTheMove),
+    (
+        pb::UnitStatus::AvailableOnTheMove,
+        UnitStatus::AvailableOnTheMove,
+    ),
     (pb::UnitStatus::Dispatched, UnitStatus::Dispatched),
     (pb::UnitStatus::EnRoute, UnitStatus::EnRoute),
     (pb::UnitStatus::OnScene, UnitStatus::OnScene),
@@ -86,7 +98,10 @@ pub fn reported_status(field: &str, raw: i32) -> Result<UnitStatus> {
         )),
         Some(s) => Ok(s),
         None if raw == 0 => Err(ValidationError::new(field, "is required")),
-        None => Err(ValidationError::new(field, format!("{raw} is not a unit status"))),
+        None => Err(ValidationError::new(
+            field,
+            format!("{raw} is not a unit status"),
+        )),
     }
 }
 
@@ -100,11 +115,23 @@ pub fn status_pb(s: UnitStatus) -> pb::UnitStatus {
 }
 
 const REASON_TABLE: [(pb::OutOfServiceReason, OutOfServiceReason); 6] = [
-    (pb::OutOfServiceReason::Maintenance, OutOfServiceReason::Maintenance),
+    (
+        pb::OutOfServiceReason::Maintenance,
+        OutOfServiceReason::Maintenance,
+    ),
     (pb::OutOfServiceReason::NoCrew, OutOfServiceReason::NoCrew),
-    (pb::OutOfServiceReason::IncompleteCrew, OutOfServiceReason::IncompleteCrew),
-    (pb::OutOfServiceReason::Equipment, OutOfServiceReason::Equipment),
-    (pb::OutOfServiceReason::Cleaning, OutOfServiceReason::Cleaning),
+    (
+        pb::OutOfServiceReason::IncompleteCrew,
+        OutOfServiceReason::IncompleteCrew,
+    ),
+    (
+        pb::OutOfServiceReason::Equipment,
+        OutOfServiceReason::Equipment,
+    ),
+    (
+        pb::OutOfServiceReason::Cleaning,
+        OutOfServiceReason::Cleaning,
+    ),
     (pb::OutOfServiceReason::Other, OutOfServiceReason::Other),
 ];
 
@@ -114,8 +141,15 @@ fn reason(field: &str, raw: i32) -> Result<Option<OutOfServiceReason>> {
     }
     pb::OutOfServiceReason::try_from(raw)
         .ok()
-        .and_then(|p| REASON_TABLE.iter().find(|(w, _)| *w == p).map(|(_, r)| Some(*r)))
-        .ok_or_else(|| ValidationError::new(field, format!("{raw} is not an out-of-service reason")))
+        .and_then(|p| {
+            REASON_TABLE
+                .iter()
+                .find(|(w, _)| *w == p)
+                .map(|(_, r)| Some(*r))
+        })
+        .ok_or_else(|| {
+            ValidationError::new(field, format!("{raw} is not an out-of-service reason"))
+        })
 }
 
 /// A reason on the wire.
@@ -229,9 +263,18 @@ pub fn report(r: &pb::VehicleReport, unit: UnitId) -> Result<Report> {
     let body = match &r.body {
         Some(pb::vehicle_report::Body::Position(p)) => ReportBody::Position(fix(p)?),
         Some(pb::vehicle_report::Body::CrewStatus(c)) => ReportBody::CrewStatus(crew_status(c)?),
-        None => return Err(ValidationError::new("body", "a position or a crew_status is required")),
+        None => {
+            return Err(ValidationError::new(
+                "body",
+                "a position or a crew_status is required",
+            ))
+        }
     };
-    Ok(Report { seq: r.seq, unit, body })
+    Ok(Report {
+        seq: r.seq,
+        unit,
+        body,
+    })
 }
 
 /// An optional central filter ("" means none).
@@ -249,7 +292,12 @@ pub fn unit_state(u: &UnitState) -> pb::UnitState {
         unit_id: u.record.id.to_string(),
         central_id: u.record.central.to_string(),
         r#type: unit_type_pb(u.record.unit_type).into(),
-        base_id: u.record.base.as_ref().map(ToString::to_string).unwrap_or_default(),
+        base_id: u
+            .record
+            .base
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         label: u.record.label.clone(),
         status: status_pb(u.status()).into(),
         apco_status: u.status().apco_code().to_owned(),
@@ -263,7 +311,12 @@ pub fn unit_state(u: &UnitState) -> pb::UnitState {
         heading_deg: u.fix.and_then(|f| f.heading_deg),
         crew_roles: u.crew.iter().map(|m| crew_role_pb(m.role).into()).collect(),
         crew_complete: u.crew_check.complete,
-        missing_roles: u.crew_check.missing.iter().map(|r| crew_role_pb(*r).into()).collect(),
+        missing_roles: u
+            .crew_check
+            .missing
+            .iter()
+            .map(|r| crew_role_pb(*r).into())
+            .collect(),
         status_since: Some(timestamp(u.status_since)),
         updated_at: Some(timestamp(u.updated_at)),
         position_flagged: u.position_flagged,

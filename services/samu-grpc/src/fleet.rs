@@ -42,7 +42,10 @@ impl pb::fleet_server::Fleet for FleetService {
         let req = request.into_inner();
         let point = convert::point("point", req.point.as_ref()).map_err(|e| invalid(&e))?;
         if req.types.is_empty() {
-            return Err(invalid(&ValidationError::new("types", "name at least one unit type")));
+            return Err(invalid(&ValidationError::new(
+                "types",
+                "name at least one unit type",
+            )));
         }
         let types = req
             .types
@@ -61,8 +64,14 @@ impl pb::fleet_server::Fleet for FleetService {
             }
             n => n,
         };
-        let central = convert::optional_central("central_id", &req.central_id).map_err(|e| invalid(&e))?;
-        let query = NearestQuery { point, types: &types, limit, central: central.as_ref() };
+        let central =
+            convert::optional_central("central_id", &req.central_id).map_err(|e| invalid(&e))?;
+        let query = NearestQuery {
+            point,
+            types: &types,
+            limit,
+            central: central.as_ref(),
+        };
         let units = self.central.with_fleet(|fleet| {
             fleet
                 .nearest(&query)
@@ -78,7 +87,10 @@ impl pb::fleet_server::Fleet for FleetService {
         Ok(Response::new(pb::NearestUnitsResponse { units }))
     }
 
-    async fn get_unit(&self, request: Request<pb::GetUnitRequest>) -> Result<Response<pb::UnitState>, Status> {
+    async fn get_unit(
+        &self,
+        request: Request<pb::GetUnitRequest>,
+    ) -> Result<Response<pb::UnitState>, Status> {
         authorize(&self.central, request.metadata(), Rpc::GetUnit)?;
         let id = UnitId::parse("unit_id", &request.get_ref().unit_id).map_err(|e| invalid(&e))?;
         self.central
@@ -95,7 +107,11 @@ impl pb::fleet_server::Fleet for FleetService {
         let central = samu_domain::CentralId::parse("central_id", &request.get_ref().central_id)
             .map_err(|e| invalid(&e))?;
         let units = self.central.with_fleet(|fleet| {
-            fleet.units_of(&central).into_iter().map(convert::unit_state).collect()
+            fleet
+                .units_of(&central)
+                .into_iter()
+                .map(convert::unit_state)
+                .collect()
         });
         Ok(Response::new(pb::ListUnitsResponse { units }))
     }

@@ -48,9 +48,15 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<pb::telemetry_server::TelemetryServer<TelemetryService>>().await;
-    health.set_serving::<pb::fleet_server::FleetServer<FleetService>>().await;
-    health.set_serving::<pb::admin_server::AdminServer<AdminService>>().await;
+    health
+        .set_serving::<pb::telemetry_server::TelemetryServer<TelemetryService>>()
+        .await;
+    health
+        .set_serving::<pb::fleet_server::FleetServer<FleetService>>()
+        .await;
+    health
+        .set_serving::<pb::admin_server::AdminServer<AdminService>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(samu_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -61,10 +67,15 @@ pub async fn serve(
         .build_v1alpha()?;
 
     let max = config.max_message_bytes;
-    let telemetry = pb::telemetry_server::TelemetryServer::new(TelemetryService::new(central.clone(), shutdown.clone()))
+    let telemetry = pb::telemetry_server::TelemetryServer::new(TelemetryService::new(
+        central.clone(),
+        shutdown.clone(),
+    ))
+    .max_decoding_message_size(max);
+    let fleet = pb::fleet_server::FleetServer::new(FleetService::new(central.clone()))
         .max_decoding_message_size(max);
-    let fleet = pb::fleet_server::FleetServer::new(FleetService::new(central.clone())).max_decoding_message_size(max);
-    let admin = pb::admin_server::AdminServer::new(AdminService::new(central)).max_decoding_message_size(max);
+    let admin = pb::admin_server::AdminServer::new(AdminService::new(central))
+        .max_decoding_message_size(max);
 
     Server::builder()
         .tcp_nodelay(true)

@@ -166,7 +166,10 @@ impl Reader {
             let known = UnitId::parse("unit_id", &report.unit_id)
                 .is_ok_and(|id| self.central.with_fleet(|fleet| fleet.unit(&id).is_some()));
             if !known {
-                return Err(Status::not_found(format!("unit_id: unknown unit {:?}", report.unit_id)));
+                return Err(Status::not_found(format!(
+                    "unit_id: unknown unit {:?}",
+                    report.unit_id
+                )));
             }
             return Err(Status::permission_denied(format!(
                 "unit_id: this device token belongs to unit {}, not {:?}",

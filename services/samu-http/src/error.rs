@@ -21,7 +21,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status and a message.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, error: message.into(), field: None }
+        Self {
+            status,
+            error: message.into(),
+            field: None,
+        }
     }
 }
 

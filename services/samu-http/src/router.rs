@@ -93,7 +93,11 @@ async fn readyz(State(state): State<HttpState>) -> Response {
         "redis": redis.as_ref().map_or_else(|| "disabled".to_owned(), describe),
         "write_backlog": state.central.write_backlog(),
     });
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body)).into_response()
 }
 
@@ -111,7 +115,10 @@ async fn ping_redis(client: &redis::Client) -> Result<(), String> {
 
 async fn metrics(State(state): State<HttpState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.prometheus.render(),
     )
         .into_response()

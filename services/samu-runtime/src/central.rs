@@ -5,12 +5,14 @@ use std::{
     time::Duration,
 };
 
-use chrono::Utc;
 use samu_domain::CentralId;
 use samu_fleet::{FleetConfig, FleetState};
 use samu_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
-use tokio::{sync::{broadcast, mpsc}, task::JoinHandle};
+use tokio::{
+    sync::{broadcast, mpsc},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -100,7 +102,7 @@ impl Central {
         fleet_config: FleetConfig,
         shutdown: CancellationToken,
     ) -> Result<(Self, RuntimeTasks), StoreError> {
-        let now = Utc::now();
+        let now = samu_domain::time::now();
         let mut fleet = FleetState::new(fleet_config);
         let units = store.load_fleet(now).await?;
         for (record, snapshot) in units {
@@ -207,14 +209,17 @@ impl Central {
                 _ = shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            let now = Utc::now();
+            let now = samu_domain::time::now();
             let items = self.with_fleet_mut(|fleet| {
                 fleet
                     .sweep_signal(now)
                     .into_iter()
                     .filter_map(|change| {
                         let unit = fleet.unit(&change.unit)?;
-                        Some((WriteItem::status(change, unit.snapshot()), UnitView::from(unit)))
+                        Some((
+                            WriteItem::status(change, unit.snapshot()),
+                            UnitView::from(unit),
+                        ))
                     })
                     .collect::<Vec<_>>()
             });
@@ -238,7 +243,9 @@ impl Central {
             }
             match self.inner.store.active_credentials().await {
                 Ok(active) => self.inner.credentials.replace(active),
-                Err(e) => tracing::warn!(error = %e, "credential refresh failed; keeping the cached set"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "credential refresh failed; keeping the cached set")
+                }
             }
         }
     }

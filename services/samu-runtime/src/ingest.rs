@@ -1,9 +1,8 @@
 //! Applying vehicle reports: fleet state first, then the write queue.
 
-use chrono::Utc;
 use samu_domain::{UnitId, ValidationError};
 use samu_fleet::{
-    CrewStatusOutcome, CrewStatusReport, FleetError, Fix, PositionKind, PositionOutcome,
+    CrewStatusOutcome, CrewStatusReport, Fix, FleetError, PositionKind, PositionOutcome,
 };
 use samu_store::PositionRow;
 use tokio::sync::mpsc;
@@ -98,8 +97,12 @@ impl Central {
     ///
     /// # Errors
     /// [`IngestError`] when the report is refused; nothing is stored then.
-    pub async fn ingest(&self, report: Report, acks: &mpsc::Sender<Ack>) -> Result<(), IngestError> {
-        let now = Utc::now();
+    pub async fn ingest(
+        &self,
+        report: Report,
+        acks: &mpsc::Sender<Ack>,
+    ) -> Result<(), IngestError> {
+        let now = samu_domain::time::now();
         let kind_label = match report.body {
             ReportBody::Position(_) => "position",
             ReportBody::CrewStatus(_) => "crew_status",
@@ -109,7 +112,11 @@ impl Central {
                 ReportBody::Position(fix) => {
                     match fleet.apply_position(&report.unit, report.seq, fix, now)? {
                         PositionOutcome::Duplicate => (AckKind::Duplicate, None),
-                        PositionOutcome::Taken { kind, keep_in_track, status_change } => {
+                        PositionOutcome::Taken {
+                            kind,
+                            keep_in_track,
+                            status_change,
+                        } => {
                             let ack_kind = match kind {
                                 PositionKind::Applied => AckKind::Applied,
                                 PositionKind::Stale => AckKind::Stale,
@@ -133,8 +140,13 @@ impl Central {
                 ReportBody::CrewStatus(declared) => {
                     match fleet.apply_crew_status(&report.unit, report.seq, declared, now)? {
                         CrewStatusOutcome::Duplicate => (AckKind::Duplicate, None),
-                        CrewStatusOutcome::Stale => (AckKind::Stale, Some((WriteItem::default(), false))),
-                        CrewStatusOutcome::Applied { status_change, crew_change } => {
+                        CrewStatusOutcome::Stale => {
+                            (AckKind::Stale, Some((WriteItem::default(), false)))
+                        }
+                        CrewStatusOutcome::Applied {
+                            status_change,
+                            crew_change,
+                        } => {
                             let publish = status_change.is_some() || crew_change.is_some();
                             let item = WriteItem {
                                 status: status_change,
@@ -148,7 +160,9 @@ impl Central {
             };
             // Every report that was not a duplicate moved the unit's sequence
             // number, so its live state is written with it.
-            let unit = fleet.unit(&report.unit).expect("applied to an existing unit");
+            let unit = fleet
+                .unit(&report.unit)
+                .expect("applied to an existing unit");
             let item = item.map(|(mut item, publish)| {
                 item.live = Some((report.unit.clone(), unit.snapshot()));
                 (item, publish.then(|| UnitView::from(unit)))
@@ -165,7 +179,10 @@ impl Central {
         };
         metrics::counter!("samu_reports_total", "kind" => kind_label, "outcome" => kind.label())
             .increment(1);
-        let ack = Ack { seq: report.seq, kind };
+        let ack = Ack {
+            seq: report.seq,
+            kind,
+        };
         let item = match item {
             None => WriteItem::barrier(acks.clone(), ack),
             Some((mut item, view)) => {

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use samu_domain::{UnitId, ValidationError};
 use samu_store::{BaseRow, CentralRow, IssuedCredential, Role, StoreError, UnitRow};
 
-use crate::{central::Central, feed::{FleetEvent, UnitView}};
+use crate::{
+    central::Central,
+    feed::{FleetEvent, UnitView},
+};
 
 /// Why an admin operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +35,10 @@ impl Central {
     /// # Errors
     /// A store failure.
     pub async fn upsert_central(&self, central: &CentralRow) -> Result<(), RegistryError> {
-        self.inner.store.upsert_central(central, Utc::now()).await?;
+        self.inner
+            .store
+            .upsert_central(central, samu_domain::time::now())
+            .await?;
         Ok(())
     }
 
@@ -83,7 +89,7 @@ impl Central {
             }
         }
         store.upsert_unit(unit).await?;
-        let now = Utc::now();
+        let now = samu_domain::time::now();
         let retired = unit.retired_at.is_some_and(|r| r <= now);
         let view = self.with_fleet_mut(|fleet| {
             if retired {
@@ -103,14 +109,18 @@ impl Central {
     ///
     /// # Errors
     /// Unknown unit, or a store failure.
-    pub async fn issue_device_token(&self, unit: &UnitId) -> Result<IssuedCredential, RegistryError> {
+    pub async fn issue_device_token(
+        &self,
+        unit: &UnitId,
+    ) -> Result<IssuedCredential, RegistryError> {
         if self.with_fleet(|fleet| fleet.unit(unit).is_none()) {
             return Err(RegistryError::NotFound {
                 field: "unit_id",
                 message: format!("unknown unit {unit}"),
             });
         }
-        self.issue(Role::Device, Some(unit), &format!("device of {unit}"), None).await
+        self.issue(Role::Device, Some(unit), &format!("device of {unit}"), None)
+            .await
     }
 
     /// Issues a token for a person or a wall display.
@@ -143,7 +153,7 @@ impl Central {
         let issued = self
             .inner
             .store
-            .issue_credential(role, unit, label, expires_at, Utc::now())
+            .issue_credential(role, unit, label, expires_at, samu_domain::time::now())
             .await?;
         self.inner.credentials.insert(
             samu_store::credentials::token_hash(&issued.token),
@@ -158,7 +168,12 @@ impl Central {
     /// # Errors
     /// Unknown token id, or a store failure.
     pub async fn revoke_token(&self, id: &str) -> Result<(), RegistryError> {
-        if !self.inner.store.revoke_credential(id, Utc::now()).await? {
+        if !self
+            .inner
+            .store
+            .revoke_credential(id, samu_domain::time::now())
+            .await?
+        {
             return Err(RegistryError::NotFound {
                 field: "token_id",
                 message: format!("unknown token {id}"),

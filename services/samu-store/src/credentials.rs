@@ -183,7 +183,11 @@ impl Store {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn revoke_credential(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn revoke_credential(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
         )
@@ -201,10 +205,19 @@ fn credential_from_row(r: &sqlx::any::AnyRow) -> Result<Credential, StoreError> 
     Ok(Credential {
         id: r.try_get("id")?,
         role: Role::parse("role", r.try_get("role")?).map_err(corrupt(T))?,
-        unit: unit.map(|u| UnitId::parse("unit_id", &u)).transpose().map_err(corrupt(T))?,
+        unit: unit
+            .map(|u| UnitId::parse("unit_id", &u))
+            .transpose()
+            .map_err(corrupt(T))?,
         label: r.try_get("label")?,
         created_at: from_ms(T, r.try_get("created_at")?)?,
-        expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(|v| from_ms(T, v)).transpose()?,
-        revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(|v| from_ms(T, v)).transpose()?,
+        expires_at: r
+            .try_get::<Option<i64>, _>("expires_at")?
+            .map(|v| from_ms(T, v))
+            .transpose()?,
+        revoked_at: r
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(|v| from_ms(T, v))
+            .transpose()?,
     })
 }

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use samu_domain::{CrewMember, GeoPoint, OutOfServiceReason, UnitId, UnitStatus};
-use samu_fleet::{CrewChange, Fix, PositionKind, StatusChange, StatusSource, UnitRecord, UnitSnapshot};
+use samu_fleet::{
+    CrewChange, Fix, PositionKind, StatusChange, StatusSource, UnitRecord, UnitSnapshot,
+};
 use sqlx::{any::AnyArguments, Any, AnyConnection, Row};
 
 use crate::{
@@ -92,7 +94,10 @@ async fn insert_chunked<R>(
     bind: impl for<'q> Fn(AnyQuery<'q>, &R) -> AnyQuery<'q>,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("{head} VALUES {} {tail}", values_clause(chunk.len(), columns));
+        let sql = format!(
+            "{head} VALUES {} {tail}",
+            values_clause(chunk.len(), columns)
+        );
         let mut query = sqlx::query(&sql);
         for row in chunk {
             query = bind(query, row);
@@ -107,7 +112,11 @@ impl Store {
     ///
     /// # Errors
     /// A database failure; nothing of the batch is written then.
-    pub async fn write_batch(&self, batch: &WriteBatch, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn write_batch(
+        &self,
+        batch: &WriteBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         insert_chunked(
             &mut tx,
@@ -243,7 +252,8 @@ impl Store {
                     unit: unit.clone(),
                     event_no: u64::try_from(r.try_get::<i64, _>("event_no")?).unwrap_or(0),
                     at: from_ms(T, r.try_get("at")?)?,
-                    status: UnitStatus::parse("status", r.try_get("status")?).map_err(corrupt(T))?,
+                    status: UnitStatus::parse("status", r.try_get("status")?)
+                        .map_err(corrupt(T))?,
                     out_of_service_reason: reason(r, T)?,
                     crew_complete: r.try_get::<i64, _>("crew_complete")? != 0,
                     source: match source.as_str() {
@@ -322,7 +332,9 @@ impl Store {
                     r.try_get("member_id")?,
                     r.try_get("role")?,
                     from_ms(T, r.try_get("started_at")?)?,
-                    r.try_get::<Option<i64>, _>("ended_at")?.map(|v| from_ms(T, v)).transpose()?,
+                    r.try_get::<Option<i64>, _>("ended_at")?
+                        .map(|v| from_ms(T, v))
+                        .transpose()?,
                 ))
             })
             .collect()
@@ -374,14 +386,21 @@ async fn write_crew_change(
     Ok(())
 }
 
-fn reason(r: &sqlx::any::AnyRow, table: &'static str) -> Result<Option<OutOfServiceReason>, StoreError> {
+fn reason(
+    r: &sqlx::any::AnyRow,
+    table: &'static str,
+) -> Result<Option<OutOfServiceReason>, StoreError> {
     r.try_get::<Option<String>, _>("out_of_service_reason")?
         .map(|s| OutOfServiceReason::parse("out_of_service_reason", &s))
         .transpose()
         .map_err(corrupt(table))
 }
 
-fn fix_from(r: &sqlx::any::AnyRow, at_column: &str, table: &'static str) -> Result<Option<Fix>, StoreError> {
+fn fix_from(
+    r: &sqlx::any::AnyRow,
+    at_column: &str,
+    table: &'static str,
+) -> Result<Option<Fix>, StoreError> {
     let Some(at) = r.try_get::<Option<i64>, _>(at_column)? else {
         return Ok(None);
     };
@@ -401,7 +420,9 @@ fn fix_from(r: &sqlx::any::AnyRow, at_column: &str, table: &'static str) -> Resu
 fn snapshot_from_row(r: &sqlx::any::AnyRow, status: &str) -> Result<UnitSnapshot, StoreError> {
     const T: &str = "unit_live_state";
     let opt_time = |col: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        r.try_get::<Option<i64>, _>(col)?.map(|v| from_ms(T, v)).transpose()
+        r.try_get::<Option<i64>, _>(col)?
+            .map(|v| from_ms(T, v))
+            .transpose()
     };
     let crew: String = r.try_get("crew")?;
     let crew: Vec<CrewMember> = serde_json::from_str(&crew).map_err(|e| StoreError::Corrupt {

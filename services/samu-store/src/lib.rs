@@ -166,12 +166,17 @@ impl Store {
 /// `sqlite://samu-data/samu.db` → the same with `mode=rwc`, after creating
 /// the folder.
 fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return Err(StoreError::UnsupportedUrl(url.to_owned()));
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
             path: parent.display().to_string(),
             source,

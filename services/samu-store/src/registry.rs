@@ -64,7 +64,11 @@ impl Store {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn upsert_central(&self, c: &CentralRow, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn upsert_central(
+        &self,
+        c: &CentralRow,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO centrals (id, name, time_zone, population, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) \
@@ -154,9 +158,11 @@ impl Store {
             const T: &str = "bases";
             Ok(BaseRow {
                 id: BaseId::parse("id", r.try_get("id")?).map_err(corrupt(T))?,
-                central: CentralId::parse("central_id", r.try_get("central_id")?).map_err(corrupt(T))?,
+                central: CentralId::parse("central_id", r.try_get("central_id")?)
+                    .map_err(corrupt(T))?,
                 name: r.try_get("name")?,
-                location: GeoPoint::new("", r.try_get("lat")?, r.try_get("lon")?).map_err(corrupt(T))?,
+                location: GeoPoint::new("", r.try_get("lat")?, r.try_get("lon")?)
+                    .map_err(corrupt(T))?,
             })
         })
         .transpose()
@@ -231,7 +237,8 @@ pub(crate) fn unit_from_row(r: &sqlx::any::AnyRow) -> Result<UnitRow, StoreError
     Ok(UnitRow {
         record: UnitRecord {
             id: UnitId::parse("id", r.try_get("id")?).map_err(corrupt(T))?,
-            central: CentralId::parse("central_id", r.try_get("central_id")?).map_err(corrupt(T))?,
+            central: CentralId::parse("central_id", r.try_get("central_id")?)
+                .map_err(corrupt(T))?,
             unit_type: UnitType::parse("unit_type", r.try_get("unit_type")?).map_err(corrupt(T))?,
             base: base
                 .map(|b| BaseId::parse("base_id", &b))

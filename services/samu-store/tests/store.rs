@@ -5,7 +5,7 @@ use samu_domain::{
     BaseId, CentralId, CrewMember, CrewRole, GeoPoint, MemberId, UnitId, UnitStatus, UnitType,
 };
 use samu_fleet::{
-    CrewStatusOutcome, CrewStatusReport, FleetConfig, FleetState, Fix, PositionKind,
+    CrewStatusOutcome, CrewStatusReport, Fix, FleetConfig, FleetState, PositionKind,
     PositionOutcome, UnitRecord,
 };
 use samu_store::{BaseRow, CentralRow, PositionRow, Role, Store, UnitRow, WriteBatch};
@@ -61,7 +61,11 @@ async fn seed(store: &Store) -> UnitRecord {
         label: "USA 01".into(),
     };
     store
-        .upsert_unit(&UnitRow { record: record.clone(), habilitated_from: t0(), retired_at: None })
+        .upsert_unit(&UnitRow {
+            record: record.clone(),
+            habilitated_from: t0(),
+            retired_at: None,
+        })
         .await
         .unwrap();
     record
@@ -104,17 +108,28 @@ async fn batches_are_idempotent_and_restore_the_fleet(backend: TestBackend) {
         heading_deg: None,
         accuracy_m: Some(5.0),
     };
-    let PositionOutcome::Taken { status_change, keep_in_track: true, .. } =
-        fleet.apply_position(&id, 1, fix, t0()).unwrap()
+    let PositionOutcome::Taken {
+        status_change,
+        keep_in_track: true,
+        ..
+    } = fleet.apply_position(&id, 1, fix, t0()).unwrap()
     else {
         panic!()
     };
-    batch.positions.push(PositionRow { unit: id.clone(), seq: 1, fix, kind: PositionKind::Applied });
+    batch.positions.push(PositionRow {
+        unit: id.clone(),
+        seq: 1,
+        fix,
+        kind: PositionKind::Applied,
+    });
     batch.status_events.extend(status_change);
     let crew: Vec<CrewMember> = [CrewRole::Driver, CrewRole::Nurse, CrewRole::Physician]
         .into_iter()
         .enumerate()
-        .map(|(i, role)| CrewMember { id: MemberId::parse("m", &format!("m{i}")).unwrap(), role })
+        .map(|(i, role)| CrewMember {
+            id: MemberId::parse("m", &format!("m{i}")).unwrap(),
+            role,
+        })
         .collect();
     let report = CrewStatusReport {
         reported_at: t0() + TimeDelta::seconds(1),
@@ -122,14 +137,20 @@ async fn batches_are_idempotent_and_restore_the_fleet(backend: TestBackend) {
         out_of_service_reason: None,
         crew,
     };
-    let CrewStatusOutcome::Applied { status_change, crew_change } =
-        fleet.apply_crew_status(&id, 2, report, t0()).unwrap()
+    let CrewStatusOutcome::Applied {
+        status_change,
+        crew_change,
+    } = fleet.apply_crew_status(&id, 2, report, t0()).unwrap()
     else {
         panic!()
     };
     batch.status_events.extend(status_change);
-    batch.crew_changes.extend(crew_change.map(|c| (id.clone(), c)));
-    batch.live_states.insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
+    batch
+        .crew_changes
+        .extend(crew_change.map(|c| (id.clone(), c)));
+    batch
+        .live_states
+        .insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
 
     store.write_batch(&batch, t0()).await.unwrap();
     // A retried batch stores nothing twice.
@@ -139,8 +160,14 @@ async fn batches_are_idempotent_and_restore_the_fleet(backend: TestBackend) {
     assert_eq!(store.track(&id).await.unwrap()[0].fix, fix);
     let history = store.status_history(&id).await.unwrap();
     assert_eq!(
-        history.iter().map(|e| (e.event_no, e.status)).collect::<Vec<_>>(),
-        [(1, UnitStatus::OutOfService), (2, UnitStatus::AvailableAtBase)]
+        history
+            .iter()
+            .map(|e| (e.event_no, e.status))
+            .collect::<Vec<_>>(),
+        [
+            (1, UnitStatus::OutOfService),
+            (2, UnitStatus::AvailableAtBase)
+        ]
     );
     assert_eq!(store.crew_shifts(&id).await.unwrap().len(), 3);
 
@@ -152,25 +179,42 @@ async fn batches_are_idempotent_and_restore_the_fleet(backend: TestBackend) {
         out_of_service_reason: None,
         crew: fleet.unit(&id).unwrap().crew[..2].to_vec(),
     };
-    let CrewStatusOutcome::Applied { status_change, crew_change } =
-        fleet.apply_crew_status(&id, 3, report, t0()).unwrap()
+    let CrewStatusOutcome::Applied {
+        status_change,
+        crew_change,
+    } = fleet.apply_crew_status(&id, 3, report, t0()).unwrap()
     else {
         panic!()
     };
     second.status_events.extend(status_change);
-    second.crew_changes.extend(crew_change.map(|c| (id.clone(), c)));
-    second.live_states.insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
+    second
+        .crew_changes
+        .extend(crew_change.map(|c| (id.clone(), c)));
+    second
+        .live_states
+        .insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
     store.write_batch(&second, t0()).await.unwrap();
     let shifts = store.crew_shifts(&id).await.unwrap();
     assert_eq!(shifts.iter().filter(|s| s.3.is_some()).count(), 1);
-    assert!(!store.status_history(&id).await.unwrap().last().unwrap().crew_complete);
+    assert!(
+        !store
+            .status_history(&id)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .crew_complete
+    );
 
     // Restore: the same live state comes back.
     let loaded = store.load_fleet(t0()).await.unwrap();
     assert_eq!(loaded.len(), 1);
     let (loaded_record, snapshot) = &loaded[0];
     assert_eq!(loaded_record, &record);
-    assert_eq!(snapshot.as_ref().unwrap(), &fleet.unit(&id).unwrap().snapshot());
+    assert_eq!(
+        snapshot.as_ref().unwrap(),
+        &fleet.unit(&id).unwrap().snapshot()
+    );
 }
 
 async fn credentials_issue_and_revoke(backend: TestBackend) {
@@ -181,7 +225,13 @@ async fn credentials_issue_and_revoke(backend: TestBackend) {
         .await
         .unwrap();
     let wall = store
-        .issue_credential(Role::Wall, None, "wall", Some(t0() + TimeDelta::hours(1)), t0())
+        .issue_credential(
+            Role::Wall,
+            None,
+            "wall",
+            Some(t0() + TimeDelta::hours(1)),
+            t0(),
+        )
         .await
         .unwrap();
     assert_ne!(device.token, wall.token);
@@ -191,12 +241,18 @@ async fn credentials_issue_and_revoke(backend: TestBackend) {
     let (hash, stored) = active.iter().find(|(_, c)| c.role == Role::Device).unwrap();
     assert_eq!(hash, &samu_store::credentials::token_hash(&device.token));
     assert_eq!(stored.unit.as_ref(), Some(&record.id));
-    assert!(!active.iter().any(|(h, _)| h == &device.token), "never the secret");
+    assert!(
+        !active.iter().any(|(h, _)| h == &device.token),
+        "never the secret"
+    );
     let (_, stored_wall) = active.iter().find(|(_, c)| c.role == Role::Wall).unwrap();
     assert!(stored_wall.is_valid_at(t0()));
     assert!(!stored_wall.is_valid_at(t0() + TimeDelta::hours(2)));
 
-    assert!(store.revoke_credential(&device.credential.id, t0()).await.unwrap());
+    assert!(store
+        .revoke_credential(&device.credential.id, t0())
+        .await
+        .unwrap());
     assert!(!store.revoke_credential("no-such-id", t0()).await.unwrap());
     assert_eq!(store.active_credentials().await.unwrap().len(), 1);
 }

@@ -49,7 +49,10 @@ impl TestBackend {
             TestBackend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary folder");
                 let url = format!("sqlite://{}/samu.db", dir.path().display());
-                TestDatabase { url, _dir: Some(dir) }
+                TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                }
             }
             TestBackend::Postgres => {
                 sqlx::any::install_default_drivers();

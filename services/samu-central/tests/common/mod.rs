@@ -6,8 +6,8 @@ use std::{future::Future, time::Duration};
 
 use samu_central::{app::Application, config::Config};
 use samu_proto::v1::{
-    self as pb, admin_client::AdminClient, fleet_client::FleetClient, telemetry_client::TelemetryClient,
-    vehicle_report::Body,
+    self as pb, admin_client::AdminClient, fleet_client::FleetClient,
+    telemetry_client::TelemetryClient, vehicle_report::Body,
 };
 use samu_store::Role;
 use samu_testkit::{TestBackend, TestDatabase};
@@ -45,11 +45,13 @@ pub mod tempfile_dir {
 }
 
 pub fn test_config(db: &TestDatabase, data_dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.grpc_addr = "127.0.0.1:0".parse().unwrap();
-    config.http_addr = "127.0.0.1:0".parse().unwrap();
-    config.database_url = Some(db.url.clone());
-    config.data_dir = data_dir.display().to_string();
+    let mut config = Config {
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(db.url.clone()),
+        data_dir: data_dir.display().to_string(),
+        ..Config::default()
+    };
     config.runtime.signal_sweep_ms = 100;
     config.http.wall.tick_ms = 50;
     config
@@ -70,13 +72,27 @@ impl TestApp {
         Self::start(config, db, std::sync::Arc::new(tempfile_dir::Dir(dir))).await
     }
 
-    pub async fn start(config: Config, db: std::sync::Arc<TestDatabase>, data_dir: std::sync::Arc<tempfile_dir::Dir>) -> Self {
-        let app = Application::build(config.clone(), false).await.expect("the server builds");
+    pub async fn start(
+        config: Config,
+        db: std::sync::Arc<TestDatabase>,
+        data_dir: std::sync::Arc<tempfile_dir::Dir>,
+    ) -> Self {
+        let app = Application::build(config.clone(), false)
+            .await
+            .expect("the server builds");
         let grpc_addr = app.grpc_addr();
         let http_addr = app.http_addr();
         let central = app.central().clone();
-        let admin_token = central.issue_access_token(Role::Admin, "test admin", None).await.unwrap().token;
-        let wall_token = central.issue_access_token(Role::Wall, "test wall", None).await.unwrap().token;
+        let admin_token = central
+            .issue_access_token(Role::Admin, "test admin", None)
+            .await
+            .unwrap()
+            .token;
+        let wall_token = central
+            .issue_access_token(Role::Wall, "test wall", None)
+            .await
+            .unwrap()
+            .token;
         let store = central.store().clone();
         let shutdown = app.shutdown_token();
         let handle = tokio::spawn(app.run_until_stopped());
@@ -99,7 +115,10 @@ impl TestApp {
     pub async fn stop(&mut self) {
         self.shutdown.cancel();
         if let Some(handle) = self.handle.take() {
-            handle.await.expect("server task").expect("server stopped cleanly");
+            handle
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 
@@ -113,7 +132,11 @@ impl TestApp {
     }
 
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.grpc_url.clone()).unwrap().connect().await.expect("connect to gRPC")
+        Channel::from_shared(self.grpc_url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to gRPC")
     }
 
     pub async fn admin(&self) -> AdminClient<Channel> {
@@ -128,21 +151,30 @@ impl TestApp {
     pub async fn seed_central(&self) {
         let mut admin = self.admin().await;
         admin
-            .upsert_central(authed(&self.admin_token, pb::Central {
-                id: BH.into(),
-                name: "SAMU BH".into(),
-                time_zone: String::new(),
-                population: 2_523_794,
-            }))
+            .upsert_central(authed(
+                &self.admin_token,
+                pb::Central {
+                    id: BH.into(),
+                    name: "SAMU BH".into(),
+                    time_zone: String::new(),
+                    population: 2_523_794,
+                },
+            ))
             .await
             .expect("central");
         admin
-            .upsert_base(authed(&self.admin_token, pb::Base {
-                id: "bh-base-1".into(),
-                central_id: BH.into(),
-                name: "Base Centro".into(),
-                location: Some(pb::GeoPoint { latitude: -19.9191, longitude: -43.9386 }),
-            }))
+            .upsert_base(authed(
+                &self.admin_token,
+                pb::Base {
+                    id: "bh-base-1".into(),
+                    central_id: BH.into(),
+                    name: "Base Centro".into(),
+                    location: Some(pb::GeoPoint {
+                        latitude: -19.9191,
+                        longitude: -43.9386,
+                    }),
+                },
+            ))
             .await
             .expect("base");
     }
@@ -151,19 +183,25 @@ impl TestApp {
     pub async fn add_unit(&self, id: &str, unit_type: pb::UnitType) -> String {
         let mut admin = self.admin().await;
         admin
-            .upsert_unit(authed(&self.admin_token, pb::Unit {
-                id: id.into(),
-                central_id: BH.into(),
-                r#type: unit_type.into(),
-                base_id: "bh-base-1".into(),
-                label: id.to_uppercase(),
-                habilitated_from: None,
-                retired_at: None,
-            }))
+            .upsert_unit(authed(
+                &self.admin_token,
+                pb::Unit {
+                    id: id.into(),
+                    central_id: BH.into(),
+                    r#type: unit_type.into(),
+                    base_id: "bh-base-1".into(),
+                    label: id.to_uppercase(),
+                    habilitated_from: None,
+                    retired_at: None,
+                },
+            ))
             .await
             .expect("unit");
         admin
-            .issue_device_token(authed(&self.admin_token, pb::IssueDeviceTokenRequest { unit_id: id.into() }))
+            .issue_device_token(authed(
+                &self.admin_token,
+                pb::IssueDeviceTokenRequest { unit_id: id.into() },
+            ))
             .await
             .expect("device token")
             .into_inner()
@@ -174,7 +212,10 @@ impl TestApp {
     pub async fn vehicle(&self, token: &str) -> Result<Vehicle, Status> {
         let (tx, rx) = mpsc::channel(1024);
         let mut client = TelemetryClient::new(self.channel().await);
-        let replies = client.stream(authed(token, ReceiverStream::new(rx))).await?.into_inner();
+        let replies = client
+            .stream(authed(token, ReceiverStream::new(rx)))
+            .await?
+            .into_inner();
         Ok(Vehicle { tx, replies })
     }
 }
@@ -188,7 +229,11 @@ pub struct Vehicle {
 impl Vehicle {
     pub async fn send(&self, unit: &str, seq: u64, body: Body) {
         self.tx
-            .send(pb::VehicleReport { seq, unit_id: unit.into(), body: Some(body) })
+            .send(pb::VehicleReport {
+                seq,
+                unit_id: unit.into(),
+                body: Some(body),
+            })
             .await
             .expect("stream open");
     }
@@ -217,9 +262,10 @@ impl Vehicle {
 
 pub fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", MetadataValue::try_from(format!("Bearer {token}")).unwrap());
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    );
     request
 }
 
@@ -228,7 +274,10 @@ pub fn now_ts() -> prost_types::Timestamp {
 }
 
 pub fn ts(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
 }
 
 pub fn position(lat: f64, lon: f64) -> Body {
@@ -252,7 +301,10 @@ pub fn full_crew(unit: &str, unit_type: pb::UnitType) -> Vec<pb::CrewMember> {
     roles
         .iter()
         .enumerate()
-        .map(|(i, r)| pb::CrewMember { member_id: format!("{unit}-m{i}"), role: (*r).into() })
+        .map(|(i, r)| pb::CrewMember {
+            member_id: format!("{unit}-m{i}"),
+            role: (*r).into(),
+        })
         .collect()
 }
 
@@ -302,5 +354,10 @@ where
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
