@@ -141,6 +141,7 @@ impl Application {
                     .map_err(|e| anyhow::anyhow!("gRPC server failed: {e}"))
             }
         });
+        let redis_client = redis.clone();
         let state = samu_http::HttpState {
             central: central.clone(),
             redis,
@@ -153,6 +154,9 @@ impl Application {
                 .await
                 .context("HTTP server failed")
         });
+        let fanout = redis_client
+            .map(|client| samu_fanout::start(client, config.fanout.clone(), central.clone(), shutdown.clone()))
+            .unwrap_or_default();
         tracing::info!(%grpc_addr, %http_addr, "central serving");
         if demo {
             let tokens = samu_demo::write_tokens(&central, &config.data_dir)
@@ -192,6 +196,9 @@ impl Application {
                 }
                 Err(e) => result = Err(anyhow::anyhow!("server task panicked: {e}")),
             }
+        }
+        for task in fanout {
+            let _ = task.await;
         }
         tasks.join().await;
         central.store().close().await;

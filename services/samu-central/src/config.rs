@@ -48,6 +48,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The demo's simulator.
     pub demo: samu_demo::DemoConfig,
+    /// Cross-instance fan-out (with `redis_url`).
+    pub fanout: samu_fanout::FanoutConfig,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             grpc: GrpcConfig::default(),
             http: HttpConfig::default(),
             demo: samu_demo::DemoConfig::default(),
+            fanout: samu_fanout::FanoutConfig::default(),
         }
     }
 }

@@ -5,7 +5,9 @@ use std::{
     time::Duration,
 };
 
-use samu_domain::CentralId;
+use std::collections::HashMap;
+
+use samu_domain::{CentralId, UnitId};
 use samu_fleet::{FleetConfig, FleetState};
 use samu_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -67,7 +69,13 @@ pub(crate) struct Inner {
     pub(crate) fleet: RwLock<FleetState>,
     pub(crate) store: Store,
     pub(crate) writes: mpsc::Sender<WriteItem>,
+    /// Every change, local or from other instances: what walls listen to.
     pub(crate) feed: broadcast::Sender<FleetEvent>,
+    /// Changes made on this instance only: what the Redis fan-out publishes
+    /// (re-publishing remote changes would echo them forever).
+    pub(crate) local_feed: broadcast::Sender<FleetEvent>,
+    /// The latest view of units that report to other instances, by id.
+    pub(crate) remote_views: RwLock<HashMap<UnitId, UnitView>>,
     pub(crate) credentials: CredentialCache,
 }
 
@@ -117,12 +125,15 @@ impl Central {
 
         let (writes, write_rx) = mpsc::channel(config.write_queue.max(1));
         let (feed, _) = broadcast::channel(config.feed_capacity.max(16));
+        let (local_feed, _) = broadcast::channel(config.feed_capacity.max(16));
         let central = Central {
             inner: Arc::new(Inner {
                 fleet: RwLock::new(fleet),
                 store: store.clone(),
                 writes,
                 feed,
+                local_feed,
+                remote_views: RwLock::default(),
                 credentials,
             }),
         };
@@ -163,28 +174,71 @@ impl Central {
         f(&mut fleet)
     }
 
-    /// Views of every unit, or of one central's, ordered by id.
+    /// Views of every unit, or of one central's, ordered by id. A unit that
+    /// reports to another instance shows with the newest of the two views.
     pub fn unit_views(&self, central: Option<&CentralId>) -> Vec<UnitView> {
-        self.with_fleet(|fleet| {
-            let mut views: Vec<UnitView> = fleet
+        let mut views: HashMap<UnitId, UnitView> = self.with_fleet(|fleet| {
+            fleet
                 .units()
                 .filter(|u| central.is_none_or(|c| &u.record.central == c))
+                .map(|u| (u.record.id.clone(), UnitView::from(u)))
+                .collect()
+        });
+        let remote = self.inner.remote_views.read().unwrap_or_else(|e| e.into_inner());
+        for view in remote.values().filter(|v| central.is_none_or(|c| &v.central == c)) {
+            match views.get(&view.id) {
+                Some(local) if local.updated_at >= view.updated_at => {}
+                _ => {
+                    views.insert(view.id.clone(), view.clone());
+                }
+            }
+        }
+        drop(remote);
+        let mut views: Vec<UnitView> = views.into_values().collect();
+        views.sort_by(|a, b| a.id.cmp(&b.id));
+        views
+    }
+
+    /// Views of the units whose reports this instance took (those it has
+    /// live data for), for republishing to peers.
+    pub fn local_unit_views(&self) -> Vec<UnitView> {
+        self.with_fleet(|fleet| {
+            fleet
+                .units()
+                .filter(|u| u.last_seq() > 0)
                 .map(UnitView::from)
-                .collect();
-            views.sort_by(|a, b| a.id.cmp(&b.id));
-            views
+                .collect()
         })
     }
 
-    /// Listens to fleet changes from now on.
+    /// Listens to every fleet change from now on (local and remote).
     pub fn subscribe(&self) -> broadcast::Receiver<FleetEvent> {
         self.inner.feed.subscribe()
     }
 
-    /// Publishes a change to local listeners; also how changes received from
-    /// other instances reach this instance's walls.
+    /// Listens to changes made on this instance only.
+    pub fn subscribe_local(&self) -> broadcast::Receiver<FleetEvent> {
+        self.inner.local_feed.subscribe()
+    }
+
+    /// Publishes a change made on this instance.
     pub fn publish(&self, event: FleetEvent) {
         // No listener is not an error: no wall is connected.
+        let _ = self.inner.local_feed.send(event.clone());
+        let _ = self.inner.feed.send(event);
+    }
+
+    /// Takes in a change made on another instance: remembered for snapshots
+    /// and passed to this instance's walls. Older than what is known: ignored.
+    pub fn apply_remote(&self, event: FleetEvent) {
+        let FleetEvent::Unit(view) = &event;
+        {
+            let mut remote = self.inner.remote_views.write().unwrap_or_else(|e| e.into_inner());
+            if remote.get(&view.id).is_some_and(|known| known.updated_at > view.updated_at) {
+                return;
+            }
+            remote.insert(view.id.clone(), view.clone());
+        }
         let _ = self.inner.feed.send(event);
     }
 
