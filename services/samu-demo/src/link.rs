@@ -62,13 +62,28 @@ impl VehicleLink {
         first_seq: u64,
         shutdown: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(256);
+        Self::spawn_with_window(channel, unit_id, token, first_seq, MAX_PENDING, shutdown)
+    }
+
+    /// Like [`Self::spawn`], with at most `max_in_flight` reports sent and
+    /// not yet acknowledged: [`Self::send`] waits beyond that, which is how a
+    /// load generator sends "as fast as acknowledged".
+    pub fn spawn_with_window(
+        channel: Channel,
+        unit_id: String,
+        token: String,
+        first_seq: u64,
+        max_in_flight: usize,
+        shutdown: CancellationToken,
+    ) -> (Self, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(1);
         let stats = Arc::new(LinkStats::default());
         let task = Task {
             channel,
             unit_id,
             token,
             next_seq: first_seq.max(1),
+            max_in_flight: max_in_flight.clamp(1, MAX_PENDING),
             pending: BTreeMap::new(),
             stats: stats.clone(),
         };
@@ -92,6 +107,7 @@ struct Task {
     unit_id: String,
     token: String,
     next_seq: u64,
+    max_in_flight: usize,
     pending: BTreeMap<u64, pb::VehicleReport>,
     stats: Arc<LinkStats>,
 }
@@ -154,7 +170,7 @@ impl Task {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return Ended::Stop,
-                body = reports.recv() => {
+                body = reports.recv(), if self.pending.len() < self.max_in_flight => {
                     let Some(body) = body else { return Ended::Stop };
                     let report = pb::VehicleReport {
                         seq: self.next_seq,

@@ -1,0 +1,56 @@
+//! Command-line options.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Load generator for samu-central.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "samu-load", version, about)]
+pub struct Args {
+    /// gRPC address of the server, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    pub grpc: String,
+    /// HTTP address of the server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    pub http: String,
+    /// JSON file with an `admin` token (and a `wall` token), like the demo's
+    /// `samu-data/demo-tokens.json`.
+    #[arg(long)]
+    pub token_file: PathBuf,
+    /// Vehicle streams.
+    #[arg(long, default_value_t = 100)]
+    pub vehicles: usize,
+    /// Wall clients.
+    #[arg(long, default_value_t = 1)]
+    pub walls: usize,
+    /// Seconds of measured load, after the vehicles are connected.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Position reports per second per vehicle; 0 sends as fast as
+    /// acknowledged (with `--window` reports in flight per vehicle).
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// Reports in flight per vehicle when `--rate 0`.
+    #[arg(long, default_value_t = 8)]
+    pub window: usize,
+    /// Nearest-unit queries per second (0: none).
+    #[arg(long, default_value_t = 20.0)]
+    pub nearest_rate: f64,
+    /// IBGE-like id of the central the run creates (7 digits, state 11..53).
+    #[arg(long, default_value = "3199990")]
+    pub central_id: String,
+    /// Vehicles sharing one HTTP/2 connection (1: one connection each, as
+    /// real vehicle apps).
+    #[arg(long, default_value_t = 1)]
+    pub vehicles_per_connection: usize,
+    /// PID of the server, for RSS and CPU; found in /proc by name when absent.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// With the server's DATABASE_URL, count the stored track after the run.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Hard limit on the whole run (setup included), seconds.
+    #[arg(long, default_value_t = 600)]
+    pub max_run_s: u64,
+}

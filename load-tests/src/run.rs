@@ -1,0 +1,344 @@
+//! A bounded run: vehicles, walls and queries, then the summary.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use samu_demo::link::{LinkStats, VehicleLink};
+use samu_proto::v1::{self as pb, fleet_client::FleetClient, vehicle_report::Body};
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{args::Args, process, setup};
+
+/// The one line of JSON a run ends with. Latencies in milliseconds; the
+/// fields of `contracts.md` first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Vehicle streams.
+    pub vehicles: usize,
+    /// Wall clients.
+    pub walls: usize,
+    /// Seconds measured.
+    pub duration_s: f64,
+    /// Reports handed to the vehicle links (whole run).
+    pub reports_sent: u64,
+    /// Reports acknowledged by the server (whole run).
+    pub reports_acked: u64,
+    /// Acknowledgements per second during the measured window.
+    pub ingest_per_s: f64,
+    /// Fix time to wall frame, median.
+    pub wall_latency_p50_ms: f64,
+    /// Fix time to wall frame, 99th percentile.
+    pub wall_latency_p99_ms: f64,
+    /// Nearest-unit query round trip, 99th percentile.
+    pub nearest_p99_ms: f64,
+    /// Server resident memory at the end, MiB.
+    pub server_rss_mib: f64,
+    /// Rejections, stream breaks, failed queries, wall disconnects.
+    pub errors: u64,
+    /// Nearest-unit query round trip, median.
+    pub nearest_p50_ms: f64,
+    /// Nearest-unit queries made.
+    pub nearest_queries: u64,
+    /// Unit views received by the walls during the measured window.
+    pub wall_updates: u64,
+    /// Server resident memory once the units existed, before the streams.
+    pub server_rss_start_mib: f64,
+    /// (end RSS − start RSS) ÷ vehicles, KiB.
+    pub rss_per_vehicle_kib: f64,
+    /// Server CPU during the measured window, % of one core.
+    pub server_cpu_pct: f64,
+    /// Reports the server rejected.
+    pub rejected: u64,
+    /// Vehicle stream reconnects.
+    pub reconnects: u64,
+    /// Track rows stored for the run's units (with `--database-url`).
+    pub stored_track_rows: Option<u64>,
+}
+
+fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
+    if histogram.is_empty() {
+        return 0.0;
+    }
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
+}
+
+fn crew_for(unit_type: pb::UnitType, id: &str) -> Vec<pb::CrewMember> {
+    use pb::CrewRole::*;
+    let roles: &[pb::CrewRole] = match unit_type {
+        pb::UnitType::Usa => &[Driver, Nurse, Physician],
+        pb::UnitType::Moto => &[NursingTechnician],
+        _ => &[Driver, NursingTechnician],
+    };
+    roles
+        .iter()
+        .enumerate()
+        .map(|(i, r)| pb::CrewMember { member_id: format!("{id}-m{i}"), role: (*r).into() })
+        .collect()
+}
+
+fn now_ts() -> prost_types::Timestamp {
+    let now = chrono::Utc::now();
+    prost_types::Timestamp { seconds: now.timestamp(), nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0) }
+}
+
+/// Runs the load and returns its summary.
+///
+/// # Errors
+/// The tokens file is unreadable, the server unreachable, or the admin API
+/// refused the setup.
+pub async fn run(args: Args) -> anyhow::Result<Summary> {
+    let tokens: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&args.token_file)
+            .with_context(|| format!("cannot read {}", args.token_file.display()))?,
+    )
+    .context("the token file is not JSON")?;
+    let admin = tokens["admin"].as_str().context("no \"admin\" token in the token file")?.to_owned();
+    let wall = tokens["wall"].as_str().unwrap_or(&admin).to_owned();
+    let endpoint = Endpoint::from_shared(args.grpc.clone()).context("invalid --grpc")?;
+    let admin_channel = endpoint.connect().await.with_context(|| format!("cannot reach {}", args.grpc))?;
+    let units = setup::create(admin_channel.clone(), &admin, &args.central_id, args.vehicles).await?;
+    let pid = args.server_pid.or_else(process::find_server);
+    let rss_start = pid.and_then(process::rss_kib).unwrap_or(0);
+
+    let shutdown = CancellationToken::new();
+    let measuring = Arc::new(AtomicBool::new(false));
+    let wall_latency = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
+    let wall_updates = Arc::new(AtomicU64::new(0));
+    let wall_errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = JoinSet::new();
+
+    let ws_base = args.http.replacen("http://", "ws://", 1).replacen("https://", "wss://", 1);
+    for _ in 0..args.walls {
+        let url = format!("{ws_base}/ws/wall?token={wall}&central={}", args.central_id);
+        let (shutdown, measuring, latency, updates, errors) =
+            (shutdown.clone(), measuring.clone(), wall_latency.clone(), wall_updates.clone(), wall_errors.clone());
+        tasks.spawn(async move {
+            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
+                errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            loop {
+                let message = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    m = socket.next() => m,
+                };
+                let Some(Ok(message)) = message else {
+                    if !shutdown.is_cancelled() {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                };
+                let Message::Text(text) = message else { continue };
+                if !measuring.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+                if frame["type"] != "delta" {
+                    continue;
+                }
+                let now = chrono::Utc::now();
+                let mut h = latency.lock().unwrap_or_else(|e| e.into_inner());
+                for unit in frame["units"].as_array().into_iter().flatten() {
+                    let Some(fix) = unit["fix_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else {
+                        continue;
+                    };
+                    let micros = (now - fix.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0).max(0);
+                    let _ = h.record(micros as u64);
+                    updates.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+
+    // Vehicles: one link each, over connections of `vehicles_per_connection`.
+    let first_seq = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(1);
+    let per_connection = args.vehicles_per_connection.max(1);
+    let window = if args.rate > 0.0 { 64 } else { args.window.max(1) };
+    let mut stats: Vec<Arc<LinkStats>> = Vec::with_capacity(units.len());
+    let mut channel: Option<Channel> = None;
+    for (i, unit) in units.iter().enumerate() {
+        if i % per_connection == 0 || channel.is_none() {
+            channel = Some(endpoint.clone().tcp_nodelay(true).connect_lazy());
+        }
+        let (link, handle) = VehicleLink::spawn_with_window(
+            channel.clone().expect("set above"),
+            unit.id.clone(),
+            unit.token.clone(),
+            first_seq,
+            window,
+            shutdown.clone(),
+        );
+        stats.push(link.stats().clone());
+        tasks.spawn(async move {
+            let _ = handle.await;
+        });
+        let (unit, shutdown, rate) = (unit.clone(), shutdown.clone(), args.rate);
+        tasks.spawn(async move {
+            let mut rng = StdRng::seed_from_u64(i as u64);
+            let crew = Body::CrewStatus(pb::CrewStatus {
+                reported_at: Some(now_ts()),
+                status: pb::UnitStatus::AvailableAtBase.into(),
+                out_of_service_reason: 0,
+                crew: crew_for(unit.unit_type, &unit.id),
+            });
+            if !link.send(crew).await {
+                return;
+            }
+            let (mut lat, mut lon) = unit.start;
+            let mut ticker = (rate > 0.0).then(|| {
+                let period = Duration::from_secs_f64(1.0 / rate);
+                let phase = period.mul_f64(rng.random::<f64>());
+                tokio::time::interval_at(tokio::time::Instant::now() + phase, period)
+            });
+            loop {
+                if let Some(t) = ticker.as_mut() {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = t.tick() => {}
+                    }
+                } else if shutdown.is_cancelled() {
+                    return;
+                }
+                // A few metres per report: always a plausible move.
+                lat += rng.random_range(-0.00003..0.00003);
+                lon += rng.random_range(-0.00003..0.00003);
+                let body = Body::Position(pb::Position {
+                    fix_time: Some(now_ts()),
+                    latitude: lat,
+                    longitude: lon,
+                    speed_mps: Some(8.0),
+                    heading_deg: Some(rng.random_range(0.0..360.0)),
+                    accuracy_m: Some(5.0),
+                });
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    sent = link.send(body) => if !sent { return },
+                }
+            }
+        });
+    }
+    let acked = |stats: &[Arc<LinkStats>]| stats.iter().map(|s| s.acked.load(Ordering::Relaxed)).sum::<u64>();
+
+    // Ramp: every vehicle's first report acknowledged, or 60 s.
+    let ramp_deadline = Instant::now() + Duration::from_secs(60);
+    while stats.iter().filter(|s| s.acked.load(Ordering::Relaxed) > 0).count() < units.len() && Instant::now() < ramp_deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let nearest_latency = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
+    let nearest_errors = Arc::new(AtomicU64::new(0));
+    let nearest_count = Arc::new(AtomicU64::new(0));
+    if args.nearest_rate > 0.0 {
+        let (latency, errors, count, shutdown) =
+            (nearest_latency.clone(), nearest_errors.clone(), nearest_count.clone(), shutdown.clone());
+        let (mut fleet, wall, central, rate) = (FleetClient::new(admin_channel.clone()), wall.clone(), args.central_id.clone(), args.nearest_rate);
+        tasks.spawn(async move {
+            let mut rng = StdRng::seed_from_u64(99);
+            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = ticker.tick() => {}
+                }
+                let point = pb::GeoPoint {
+                    latitude: setup::CENTRE.0 + rng.random_range(-0.25..0.25),
+                    longitude: setup::CENTRE.1 + rng.random_range(-0.25..0.25),
+                };
+                let Ok(request) = setup::authed(&wall, pb::NearestUnitsRequest {
+                    point: Some(point),
+                    types: vec![pb::UnitType::Usb.into()],
+                    limit: 5,
+                    central_id: central.clone(),
+                }) else {
+                    continue;
+                };
+                let started = Instant::now();
+                match fleet.nearest_units(request).await {
+                    Ok(_) => {
+                        let _ = latency.lock().unwrap_or_else(|e| e.into_inner()).record(started.elapsed().as_micros() as u64);
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+
+    let cpu_start = pid.and_then(process::cpu_ticks);
+    let acked_start = acked(&stats);
+    let started = Instant::now();
+    measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(args.duration)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    let acked_end = acked(&stats);
+    let cpu_end = pid.and_then(process::cpu_ticks);
+    let rss_end = pid.and_then(process::rss_kib).unwrap_or(0);
+
+    // Let in-flight reports be acknowledged, then stop.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(15), async { while tasks.join_next().await.is_some() {} }).await;
+
+    let sum = |f: fn(&LinkStats) -> &AtomicU64| stats.iter().map(|s| f(s).load(Ordering::Relaxed)).sum::<u64>();
+    let rejected = sum(|s| &s.rejected);
+    let reconnects = sum(|s| &s.reconnects);
+    let stored_track_rows = match &args.database_url {
+        None => None,
+        Some(url) => Some(count_track(url, &args.central_id).await?),
+    };
+    let wall_latency = wall_latency.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let nearest_latency = nearest_latency.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok(Summary {
+        vehicles: units.len(),
+        walls: args.walls,
+        duration_s: (elapsed * 100.0).round() / 100.0,
+        reports_sent: sum(|s| &s.sent),
+        reports_acked: sum(|s| &s.acked),
+        ingest_per_s: ((acked_end - acked_start) as f64 / elapsed).round(),
+        wall_latency_p50_ms: ms(&wall_latency, 0.5),
+        wall_latency_p99_ms: ms(&wall_latency, 0.99),
+        nearest_p99_ms: ms(&nearest_latency, 0.99),
+        server_rss_mib: (rss_end as f64 / 1024.0 * 10.0).round() / 10.0,
+        errors: rejected + reconnects + nearest_errors.load(Ordering::Relaxed) + wall_errors.load(Ordering::Relaxed),
+        nearest_p50_ms: ms(&nearest_latency, 0.5),
+        nearest_queries: nearest_count.load(Ordering::Relaxed),
+        wall_updates: wall_updates.load(Ordering::Relaxed),
+        server_rss_start_mib: (rss_start as f64 / 1024.0 * 10.0).round() / 10.0,
+        rss_per_vehicle_kib: if units.is_empty() { 0.0 } else { ((rss_end.saturating_sub(rss_start)) as f64 / units.len() as f64 * 10.0).round() / 10.0 },
+        server_cpu_pct: match (cpu_start, cpu_end) {
+            (Some(a), Some(b)) => ((b - a) as f64 / process::TICKS_PER_S / elapsed * 1000.0).round() / 10.0,
+            _ => 0.0,
+        },
+        rejected,
+        reconnects,
+        stored_track_rows,
+    })
+}
+
+async fn count_track(url: &str, central: &str) -> anyhow::Result<u64> {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.context("cannot open --database-url")?;
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM unit_positions WHERE unit_id LIKE $1")
+        .bind(format!("load-{central}-%"))
+        .fetch_one(&mut conn)
+        .await?
+        .try_get("n")?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}

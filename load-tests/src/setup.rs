@@ -1,0 +1,104 @@
+//! The registry a run needs: its own central, one base, N units, their
+//! device tokens, all through the admin API.
+
+use anyhow::Context;
+use futures::{stream, StreamExt, TryStreamExt};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use samu_proto::v1::{self as pb, admin_client::AdminClient};
+use tonic::{metadata::MetadataValue, transport::Channel, Request};
+
+/// Centre of the run's area (Belo Horizonte); units spread ±0.25°.
+pub const CENTRE: (f64, f64) = (-19.92, -43.94);
+
+/// A unit the run created.
+#[derive(Debug, Clone)]
+pub struct LoadUnit {
+    /// Its id.
+    pub id: String,
+    /// Its type.
+    pub unit_type: pb::UnitType,
+    /// Its device token.
+    pub token: String,
+    /// Where it starts.
+    pub start: (f64, f64),
+}
+
+/// A request carrying a bearer token.
+pub fn authed<T>(token: &str, message: T) -> anyhow::Result<Request<T>> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", MetadataValue::try_from(format!("Bearer {token}"))?);
+    Ok(request)
+}
+
+/// The unit type of the i-th unit: 70 % USB, 20 % USA, 10 % MOTO.
+pub fn type_of(i: usize) -> pb::UnitType {
+    match i % 10 {
+        0 | 1 => pb::UnitType::Usa,
+        2 => pb::UnitType::Moto,
+        _ => pb::UnitType::Usb,
+    }
+}
+
+/// Creates the central, base and `n` units with their device tokens.
+///
+/// # Errors
+/// The admin API refused a call (wrong token, bad central id) or failed.
+pub async fn create(channel: Channel, admin_token: &str, central_id: &str, n: usize) -> anyhow::Result<Vec<LoadUnit>> {
+    let mut admin = AdminClient::new(channel.clone());
+    admin
+        .upsert_central(authed(admin_token, pb::Central {
+            id: central_id.into(),
+            name: "Central de carga (samu-load)".into(),
+            time_zone: String::new(),
+            population: 1_000_000,
+        })?)
+        .await
+        .context("creating the load central (is the admin token right?)")?;
+    let base_id = format!("{central_id}-load-base");
+    admin
+        .upsert_base(authed(admin_token, pb::Base {
+            id: base_id.clone(),
+            central_id: central_id.into(),
+            name: "Base de carga".into(),
+            location: Some(pb::GeoPoint { latitude: CENTRE.0, longitude: CENTRE.1 }),
+        })?)
+        .await
+        .context("creating the load base")?;
+    let mut rng = StdRng::seed_from_u64(n as u64);
+    let starts: Vec<(f64, f64)> = (0..n)
+        .map(|_| (CENTRE.0 + rng.random_range(-0.25..0.25), CENTRE.1 + rng.random_range(-0.25..0.25)))
+        .collect();
+    stream::iter(0..n)
+        .map(|i| {
+            let mut admin = admin.clone();
+            let (base_id, start) = (base_id.clone(), starts[i]);
+            async move {
+                let id = format!("load-{central_id}-{i:05}");
+                let unit_type = type_of(i);
+                admin
+                    .upsert_unit(authed(admin_token, pb::Unit {
+                        id: id.clone(),
+                        central_id: central_id.into(),
+                        r#type: unit_type.into(),
+                        base_id,
+                        label: format!("L{i:05}"),
+                        habilitated_from: None,
+                        retired_at: None,
+                    })?)
+                    .await
+                    .with_context(|| format!("creating unit {id}"))?;
+                let token = admin
+                    .issue_device_token(authed(admin_token, pb::IssueDeviceTokenRequest { unit_id: id.clone() })?)
+                    .await
+                    .with_context(|| format!("issuing the device token of {id}"))?
+                    .into_inner()
+                    .token;
+                Ok::<_, anyhow::Error>(LoadUnit { id, unit_type, token, start })
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect()
+        .await
+}

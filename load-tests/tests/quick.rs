@@ -1,0 +1,70 @@
+//! The quick variant of the load test, in the suite so the generator never
+//! rots: a real server in-process, a few vehicles for a couple of seconds.
+
+use samu_testkit::TestBackend;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_reports_every_figure() {
+    let db = TestBackend::Sqlite.fresh().await;
+    let dir = std::env::temp_dir().join(format!("samu-load-quick-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = samu_central::config::Config {
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(db.url.clone()),
+        data_dir: dir.display().to_string(),
+        ..Default::default()
+    };
+    // Keep every fix so the stored track can be checked against the acks.
+    config.fleet.track.min_interval_s = 0;
+    config.fleet.track.min_distance_m = 0.0;
+    config.http.wall.tick_ms = 50;
+    let app = samu_central::app::Application::build(config, false).await.unwrap();
+    let central = app.central().clone();
+    let admin = central.issue_access_token(samu_store::Role::Admin, "load admin", None).await.unwrap().token;
+    let wall = central.issue_access_token(samu_store::Role::Wall, "load wall", None).await.unwrap().token;
+    let token_file = dir.join("tokens.json");
+    std::fs::write(&token_file, serde_json::json!({"admin": admin, "wall": wall}).to_string()).unwrap();
+    let (grpc, http) = (format!("http://{}", app.grpc_addr()), format!("http://{}", app.http_addr()));
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+
+    let args = samu_load::Args {
+        grpc,
+        http,
+        token_file,
+        vehicles: 20,
+        walls: 2,
+        duration: 2,
+        rate: 5.0,
+        window: 8,
+        nearest_rate: 20.0,
+        central_id: "3199990".into(),
+        vehicles_per_connection: 4,
+        server_pid: Some(std::process::id()),
+        database_url: Some(db.url.clone()),
+        max_run_s: 60,
+    };
+    let summary = samu_load::run(args).await.unwrap();
+    let json = serde_json::to_value(&summary).unwrap();
+    for field in [
+        "vehicles", "walls", "duration_s", "reports_sent", "reports_acked", "ingest_per_s",
+        "wall_latency_p50_ms", "wall_latency_p99_ms", "nearest_p99_ms", "server_rss_mib", "errors",
+    ] {
+        assert!(!json[field].is_null(), "{field} missing from {json}");
+    }
+    assert_eq!(summary.vehicles, 20);
+    assert_eq!(summary.errors, 0, "{json}");
+    assert!(summary.reports_acked >= 20 * 5, "{json}");
+    assert!(summary.ingest_per_s > 0.0, "{json}");
+    assert!(summary.nearest_queries > 0, "{json}");
+    assert!(summary.wall_updates > 0, "{json}");
+    assert!(summary.server_rss_mib > 0.0, "{json}");
+    // Nothing lost: every acknowledged position is in the store (acks
+    // include one crew report per vehicle).
+    let stored = summary.stored_track_rows.unwrap();
+    assert!(stored + 20 >= summary.reports_acked, "stored {stored} of {} acked: {json}", summary.reports_acked);
+    shutdown.cancel();
+    server.await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
