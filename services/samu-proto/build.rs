@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "telemetry.proto",
         "fleet.proto",
         "admin.proto",
+        "team.proto",
     ]
     .map(|f| proto_root.join("samu/v1").join(f));
     for f in &files {

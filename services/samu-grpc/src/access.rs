@@ -22,16 +22,22 @@ pub enum Rpc {
     ListUnits,
     /// `Admin/*`.
     Admin,
+    /// `Team/ClockIn`, `Team/ClockOut`.
+    ClockInOut,
+    /// `Team/OnDuty`.
+    OnDuty,
 }
 
 impl Rpc {
     /// Every RPC, for the table.
-    pub const ALL: [Rpc; 5] = [
+    pub const ALL: [Rpc; 7] = [
         Rpc::TelemetryStream,
         Rpc::NearestUnits,
         Rpc::GetUnit,
         Rpc::ListUnits,
         Rpc::Admin,
+        Rpc::ClockInOut,
+        Rpc::OnDuty,
     ];
 
     /// Whether `role` may call this RPC.
@@ -48,6 +54,9 @@ impl Rpc {
                 )
             }
             Rpc::Admin => role == Admin,
+            // The staff clock themselves in; a manager or admin may correct.
+            Rpc::ClockInOut => matches!(role, Admin | Manager | Tarm | Physician | RadioOperator),
+            Rpc::OnDuty => role != Device,
         }
     }
 }

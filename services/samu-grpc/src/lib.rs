@@ -9,6 +9,7 @@
 //! - [`telemetry`]: the per-vehicle ingest stream.
 //! - [`fleet`]: nearest units, one unit, a central's units.
 //! - [`admin`]: registry and credentials.
+//! - [`team`]: clock-in and clock-out of the regulation room's staff.
 //! - [`server`]: assembling the services into one router.
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod convert;
 pub mod fleet;
 pub mod server;
 pub mod status;
+pub mod team;
 pub mod telemetry;
 
 pub use server::{serve, GrpcConfig};

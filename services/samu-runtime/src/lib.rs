@@ -13,6 +13,7 @@
 //! - [`feed`]: unit views and the broadcast of changes.
 //! - [`auth`]: credential cache and token checks.
 //! - [`registry`]: admin operations that touch both store and fleet.
+//! - [`team`]: clock-in and clock-out of the regulation room's staff.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod central;
 pub mod feed;
 pub mod ingest;
 pub mod registry;
+pub mod team;
 pub mod writer;
 
 pub use auth::AuthError;

@@ -232,37 +232,50 @@ impl Store {
             .collect()
     }
 
-    /// A unit's status history, oldest first.
+    /// A unit's status history, in event order.
     ///
     /// # Errors
     /// A database failure or a corrupt row.
     pub async fn status_history(&self, unit: &UnitId) -> Result<Vec<StatusChange>, StoreError> {
-        const T: &str = "unit_status_events";
-        let rows = sqlx::query(
-            "SELECT event_no, at, status, out_of_service_reason, crew_complete, source \
-             FROM unit_status_events WHERE unit_id = $1 ORDER BY event_no",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM unit_status_events WHERE unit_id = $1 ORDER BY event_no"
+        ))
         .bind(unit.as_str())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                let source: String = r.try_get("source")?;
-                Ok(StatusChange {
-                    unit: unit.clone(),
-                    event_no: u64::try_from(r.try_get::<i64, _>("event_no")?).unwrap_or(0),
-                    at: from_ms(T, r.try_get("at")?)?,
-                    status: UnitStatus::parse("status", r.try_get("status")?)
-                        .map_err(corrupt(T))?,
-                    out_of_service_reason: reason(r, T)?,
-                    crew_complete: r.try_get::<i64, _>("crew_complete")? != 0,
-                    source: match source.as_str() {
-                        "signal" => StatusSource::Signal,
-                        _ => StatusSource::Crew,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(|r| event_from_row(unit, r)).collect()
+    }
+
+    /// The status events that describe `[from, to)`: the last one dated
+    /// before `from` (the state the period starts in), then every one dated
+    /// inside it, ordered by date.
+    ///
+    /// # Errors
+    /// A database failure or a corrupt row.
+    pub async fn status_history_between(
+        &self,
+        unit: &UnitId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StatusChange>, StoreError> {
+        let before = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM unit_status_events WHERE unit_id = $1 AND at < $2 \
+             ORDER BY at DESC, event_no DESC LIMIT 1"
+        ))
+        .bind(unit.as_str())
+        .bind(ms(from))
+        .fetch_optional(self.pool())
+        .await?;
+        let inside = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM unit_status_events WHERE unit_id = $1 AND at >= $2 AND at < $3 \
+             ORDER BY at, event_no"
+        ))
+        .bind(unit.as_str())
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(self.pool())
+        .await?;
+        before.iter().chain(&inside).map(|r| event_from_row(unit, r)).collect()
     }
 
     /// A unit's stored track, by fix time.
@@ -384,6 +397,25 @@ async fn write_crew_change(
         .await?;
     }
     Ok(())
+}
+
+const EVENT_COLUMNS: &str = "event_no, at, status, out_of_service_reason, crew_complete, source";
+
+fn event_from_row(unit: &UnitId, r: &sqlx::any::AnyRow) -> Result<StatusChange, StoreError> {
+    const T: &str = "unit_status_events";
+    let source: String = r.try_get("source")?;
+    Ok(StatusChange {
+        unit: unit.clone(),
+        event_no: u64::try_from(r.try_get::<i64, _>("event_no")?).unwrap_or(0),
+        at: from_ms(T, r.try_get("at")?)?,
+        status: UnitStatus::parse("status", r.try_get("status")?).map_err(corrupt(T))?,
+        out_of_service_reason: reason(r, T)?,
+        crew_complete: r.try_get::<i64, _>("crew_complete")? != 0,
+        source: match source.as_str() {
+            "signal" => StatusSource::Signal,
+            _ => StatusSource::Crew,
+        },
+    })
 }
 
 fn reason(

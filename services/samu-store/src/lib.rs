@@ -11,6 +11,7 @@
 //! - [`credentials`]: device and user tokens, kept as SHA-256 hashes.
 //! - [`history`]: the batched writes of the ingest path (positions, status
 //!   events, crew shifts, live state) and restoring the fleet on start.
+//! - [`team`]: the regulation room's staff presence; unit histories by period.
 //! - [`sql`]: placeholder and time helpers shared by the modules.
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod credentials;
 pub mod history;
 pub mod registry;
 mod sql;
+pub mod team;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -29,6 +31,7 @@ use sqlx::{
 pub use credentials::{Credential, IssuedCredential, Role};
 pub use history::{PositionRow, WriteBatch};
 pub use registry::{BaseRow, CentralRow, MunicipalityRow, UnitRow};
+pub use team::PresenceRow;
 
 /// Migrations embedded from the workspace's `migrations/` folder.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -189,4 +192,16 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
     } else {
         format!("sqlite://{rest}?mode=rwc")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+            .count();
+        assert_eq!(super::MIGRATOR.iter().count(), files);
+    }
 }
