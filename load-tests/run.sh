@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+#
+# The full load runs of BENCHMARKS.md (issue 7), on this machine, loopback only:
+#
+#   load-tests/run.sh [RUNS]        (default 3 runs of each)
+#
+# Starts a throwaway PostgreSQL (with PostGIS, installed from Debian when
+# missing) and Redis, a release samu-central on PostgreSQL, then measures:
+#   ingest   10 000 vehicle streams as fast as acknowledged, stored track checked
+#   latency  10 000 vehicles at 1 Hz + 100 wall clients, nearest queries at 20/s
+#   compare  1 000 concurrent writers: our gRPC ingest vs Redis GEOADD, and
+#            nearest-of-type: ours (gRPC) vs Redis GEOSEARCH vs PostGIS KNN
+#   restart  SIGTERM, start again, time until /readyz answers 200
+# Every figure goes to load-tests/results/<date>/ as JSON lines; the medians
+# and ratios are printed at the end. Tunables: VEHICLES, DURATION.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=../scripts/lib/services.sh
+source scripts/lib/services.sh
+
+RUNS=${1:-3}
+VEHICLES=${VEHICLES:-10000}
+DURATION=${DURATION:-30}
+OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
+mkdir -p "$OUT"
+SERVER_PID=""
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    samu_services_stop
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+samu_step "building release binaries"
+cargo build --release --locked -p samu-central -p samu-load
+BIN=target/release
+
+samu_services_start
+PG_VERSION=$(basename "$(dirname "$SAMU_TEST_PG_BIN")")
+if [ ! -f "/usr/share/postgresql/$PG_VERSION/extension/postgis.control" ]; then
+    samu_step "installing PostGIS for PostgreSQL $PG_VERSION"
+    samu_apt_install "postgresql-$PG_VERSION-postgis-3" || samu_warn "PostGIS unavailable: its comparison will be skipped"
+fi
+DB_URL="${SAMU_TEST_PG_URL%/postgres}/samu_load"
+psql "$SAMU_TEST_PG_URL" -qc "CREATE DATABASE samu_load" >/dev/null
+PEERS_URL="${SAMU_TEST_PG_URL%/postgres}/samu_peers"
+psql "$SAMU_TEST_PG_URL" -qc "CREATE DATABASE samu_peers" >/dev/null
+
+GRPC_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT")
+HTTP_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT $GRPC_PORT")
+CONFIG="$OUT/samu.toml"
+cat >"$CONFIG" <<TOML
+data_dir = "$OUT/data"
+# Every fix is kept, so the stored track can be counted against the acks.
+[fleet.track]
+min_interval_s = 0
+min_distance_m = 0.0
+TOML
+
+start_server() {
+    DATABASE_URL=$DB_URL SAMU_GRPC_ADDR=127.0.0.1:$GRPC_PORT SAMU_HTTP_ADDR=127.0.0.1:$HTTP_PORT RUST_LOG=warn \
+        "$BIN/samu-central" serve --config "$CONFIG" >>"$OUT/server.log" 2>&1 &
+    SERVER_PID=$!
+    local t0
+    t0=$(date +%s%N)
+    until curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null; do
+        kill -0 "$SERVER_PID" || { samu_err "the server died; see $OUT/server.log"; return 1; }
+        sleep 0.05
+    done
+    awk "BEGIN { printf \"%.3f\", ($(date +%s%N) - $t0) / 1e9 }"
+}
+
+stop_server() {
+    kill "$SERVER_PID" && wait "$SERVER_PID" || true
+    SERVER_PID=""
+}
+
+DATABASE_URL=$DB_URL "$BIN/samu-central" migrate --config "$CONFIG" >/dev/null 2>&1
+ADMIN=$(DATABASE_URL=$DB_URL RUST_LOG=warn "$BIN/samu-central" token --role admin --label samu-load --config "$CONFIG" 2>/dev/null)
+WALL=$(DATABASE_URL=$DB_URL RUST_LOG=warn "$BIN/samu-central" token --role wall --label samu-load --config "$CONFIG" 2>/dev/null)
+TOKENS="$OUT/tokens.json"
+printf '{"admin": "%s", "wall": "%s"}\n' "$ADMIN" "$WALL" >"$TOKENS"
+start_server >/dev/null
+
+load() {
+    "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
+        --token-file "$TOKENS" --server-pid "$SERVER_PID" --database-url "$DB_URL" "$@"
+}
+
+for run in $(seq 1 "$RUNS"); do
+    samu_step "run $run/$RUNS: ingest, $VEHICLES vehicles as fast as acknowledged"
+    load --vehicles "$VEHICLES" --walls 0 --duration "$DURATION" --rate 0 --window 4 --nearest-rate 0 \
+        --central-id 3199991 | tee -a "$OUT/ingest.jsonl"
+    samu_step "run $run/$RUNS: latency, $VEHICLES vehicles at 1 Hz + 100 walls"
+    load --vehicles "$VEHICLES" --walls 100 --duration "$DURATION" --rate 1 --nearest-rate 20 \
+        --central-id 3199992 | tee -a "$OUT/latency.jsonl"
+    samu_step "run $run/$RUNS: 1000 concurrent writers (ours)"
+    load --vehicles 1000 --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
+        --central-id 3199993 | tee -a "$OUT/compare-ours.jsonl"
+    samu_step "run $run/$RUNS: peers (Redis GEO, PostGIS) and our nearest, same points"
+    "$BIN/samu-peers" --redis "$SAMU_TEST_REDIS_URL" --postgis "$PEERS_URL" \
+        --grpc "http://127.0.0.1:$GRPC_PORT" --token-file "$TOKENS" --central-id 3199991 \
+        --units "$VEHICLES" --clients 1000 --duration 10 | tee -a "$OUT/peers.jsonl"
+    samu_step "run $run/$RUNS: restart with $VEHICLES+ units"
+    stop_server
+    secs=$(start_server)
+    echo "{\"restart_ready_s\": $secs}" | tee -a "$OUT/restart.jsonl"
+done
+
+samu_step "medians of $RUNS runs"
+python3 load-tests/summarize.py "$OUT" | tee "$OUT/summary.md"

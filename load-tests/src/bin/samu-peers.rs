@@ -1,0 +1,230 @@
+//! `samu-peers`: the work samu-central does, done the way teams often do it
+//! instead, on this machine, for ratios measured in the same run:
+//!
+//! - position updates as `GEOADD` to Redis from C concurrent clients, one
+//!   command per round trip (no pipelining, like our one report per message);
+//! - nearest-of-type as `GEOSEARCH … FROMLONLAT … BYRADIUS … ASC COUNT k`
+//!   (Redis) and as a PostGIS `ORDER BY geom <-> point LIMIT k` query;
+//! - and, for the same points, samu-central's own `NearestUnits` over gRPC.
+//!
+//! Prints one line of JSON. Targets only the URLs given (use loopback).
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use serde_json::json;
+
+/// Peer benchmarks for samu-central.
+#[derive(Debug, Parser)]
+#[command(name = "samu-peers", about)]
+struct Args {
+    /// Redis to benchmark, e.g. redis://127.0.0.1:6379/.
+    #[arg(long)]
+    redis: String,
+    /// PostgreSQL with PostGIS available; skipped with a message when absent.
+    #[arg(long)]
+    postgis: Option<String>,
+    /// samu-central gRPC address, to measure its nearest query the same way.
+    #[arg(long)]
+    grpc: Option<String>,
+    /// Token file with a `wall` or `admin` token, with `--grpc`.
+    #[arg(long)]
+    token_file: Option<std::path::PathBuf>,
+    /// Central whose units samu-load created (`--central-id` of samu-load).
+    #[arg(long, default_value = "3199990")]
+    central_id: String,
+    /// Units in each store.
+    #[arg(long, default_value_t = 10_000)]
+    units: usize,
+    /// Concurrent writers.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// Seconds of GEOADD load.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Nearest queries per system (sequential, one client).
+    #[arg(long, default_value_t = 2_000)]
+    queries: usize,
+    /// How many nearest units per query.
+    #[arg(long, default_value_t = 5)]
+    k: usize,
+}
+
+const CENTRE: (f64, f64) = samu_load::setup::CENTRE;
+
+fn points(n: usize, seed: u64) -> Vec<(f64, f64)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| (CENTRE.0 + rng.random_range(-0.25..0.25), CENTRE.1 + rng.random_range(-0.25..0.25)))
+        .collect()
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let units = points(args.units, args.units as u64);
+    let queries = points(args.queries, 99);
+    let mut out = serde_json::Map::new();
+    out.insert("units".into(), json!(args.units));
+    out.insert("clients".into(), json!(args.clients));
+    out.insert("k".into(), json!(args.k));
+
+    // Redis GEO.
+    let client = redis::Client::open(args.redis.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await.context("cannot reach Redis")?;
+    let key = format!("samu:peer:{}:USB", std::process::id());
+    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+    for chunk in units.chunks(1000).enumerate() {
+        let mut cmd = redis::cmd("GEOADD");
+        cmd.arg(&key);
+        for (i, (lat, lon)) in chunk.1.iter().enumerate() {
+            cmd.arg(lon).arg(lat).arg(format!("u{}", chunk.0 * 1000 + i));
+        }
+        let _: i64 = cmd.query_async(&mut conn).await?;
+    }
+    let ops = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    let mut writers = Vec::new();
+    for c in 0..args.clients {
+        // One connection per client, like one stream per vehicle.
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let (ops, key) = (ops.clone(), key.clone());
+        let mine: Vec<(usize, (f64, f64))> =
+            units.iter().copied().enumerate().filter(|(i, _)| i % args.clients == c).collect();
+        writers.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(c as u64);
+            let mut n = 0usize;
+            while Instant::now() < deadline && !mine.is_empty() {
+                let (i, (lat, lon)) = mine[n % mine.len()];
+                n += 1;
+                let (lat, lon) = (lat + rng.random_range(-0.0001..0.0001), lon + rng.random_range(-0.0001..0.0001));
+                let done: redis::RedisResult<i64> =
+                    redis::cmd("GEOADD").arg(&key).arg(lon).arg(lat).arg(format!("u{i}")).query_async(&mut conn).await;
+                if done.is_ok() {
+                    ops.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    for w in writers {
+        w.await?;
+    }
+    out.insert("redis_geoadd_per_s".into(), json!((ops.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()).round()));
+    let mut h = Histogram::<u64>::new(3)?;
+    for (lat, lon) in &queries {
+        let t = Instant::now();
+        let found: Vec<String> = redis::cmd("GEOSEARCH")
+            .arg(&key)
+            .arg("FROMLONLAT")
+            .arg(lon)
+            .arg(lat)
+            .arg("BYRADIUS")
+            .arg(100)
+            .arg("km")
+            .arg("ASC")
+            .arg("COUNT")
+            .arg(args.k)
+            .query_async(&mut conn)
+            .await?;
+        h.record(t.elapsed().as_micros() as u64)?;
+        anyhow::ensure!(found.len() == args.k, "GEOSEARCH found {} units", found.len());
+    }
+    out.insert("redis_geosearch_p50_ms".into(), json!(ms(&h, 0.5)));
+    out.insert("redis_geosearch_p99_ms".into(), json!(ms(&h, 0.99)));
+    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+
+    // PostGIS.
+    match &args.postgis {
+        None => {
+            out.insert("postgis".into(), json!("skipped: no --postgis URL"));
+        }
+        Some(url) => match postgis(url, &units, &queries, args.k).await {
+            Ok((p50, p99)) => {
+                out.insert("postgis_knn_p50_ms".into(), json!(p50));
+                out.insert("postgis_knn_p99_ms".into(), json!(p99));
+            }
+            Err(e) => {
+                eprintln!("samu-peers: PostGIS skipped: {e:#}");
+                out.insert("postgis".into(), json!(format!("skipped: {e:#}")));
+            }
+        },
+    }
+
+    // samu-central, the same queries, the same way.
+    if let (Some(grpc), Some(file)) = (&args.grpc, &args.token_file) {
+        let tokens: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
+        let token = tokens["wall"].as_str().or(tokens["admin"].as_str()).context("no wall/admin token")?.to_owned();
+        let channel = tonic::transport::Endpoint::from_shared(grpc.clone())?.connect().await?;
+        let mut fleet = samu_proto::v1::fleet_client::FleetClient::new(channel);
+        let mut h = Histogram::<u64>::new(3)?;
+        for (lat, lon) in &queries {
+            let request = samu_load::setup::authed(&token, samu_proto::v1::NearestUnitsRequest {
+                point: Some(samu_proto::v1::GeoPoint { latitude: *lat, longitude: *lon }),
+                types: vec![samu_proto::v1::UnitType::Usb.into()],
+                limit: args.k as u32,
+                central_id: args.central_id.clone(),
+            })?;
+            let t = Instant::now();
+            let found = fleet.nearest_units(request).await?.into_inner();
+            h.record(t.elapsed().as_micros() as u64)?;
+            anyhow::ensure!(!found.units.is_empty(), "samu-central found no unit: run samu-load first");
+        }
+        out.insert("samu_nearest_p50_ms".into(), json!(ms(&h, 0.5)));
+        out.insert("samu_nearest_p99_ms".into(), json!(ms(&h, 0.99)));
+    }
+    println!("{}", serde_json::Value::Object(out));
+    Ok(())
+}
+
+async fn postgis(url: &str, units: &[(f64, f64)], queries: &[(f64, f64)], k: usize) -> anyhow::Result<(f64, f64)> {
+    use sqlx::{Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.context("cannot reach PostgreSQL")?;
+    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis").await.context("PostGIS is not installed")?;
+    conn.execute("DROP TABLE IF EXISTS samu_peer_units").await?;
+    conn.execute(
+        "CREATE TABLE samu_peer_units (id TEXT PRIMARY KEY, unit_type TEXT NOT NULL, available BOOLEAN NOT NULL, geom geography(Point, 4326) NOT NULL)",
+    )
+    .await?;
+    for (n, chunk) in units.chunks(1000).enumerate() {
+        let values: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (lat, lon))| format!("('u{}', 'USB', true, ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)::geography)", n * 1000 + i))
+            .collect();
+        conn.execute(format!("INSERT INTO samu_peer_units VALUES {}", values.join(", ")).as_str()).await?;
+    }
+    conn.execute("CREATE INDEX ON samu_peer_units USING GIST (geom)").await?;
+    conn.execute("ANALYZE samu_peer_units").await?;
+    let mut h = Histogram::<u64>::new(3)?;
+    for (lat, lon) in queries {
+        let t = Instant::now();
+        let rows = sqlx::query(
+            "SELECT id FROM samu_peer_units WHERE unit_type = 'USB' AND available \
+             ORDER BY geom <-> ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography LIMIT $3",
+        )
+        .bind(*lon)
+        .bind(*lat)
+        .bind(k as i64)
+        .fetch_all(&mut conn)
+        .await?;
+        h.record(t.elapsed().as_micros() as u64)?;
+        anyhow::ensure!(rows.len() == k, "PostGIS found {} units", rows.len());
+    }
+    conn.execute("DROP TABLE samu_peer_units").await?;
+    Ok((ms(&h, 0.5), ms(&h, 0.99)))
+}

@@ -1,0 +1,53 @@
+"""Medians and ratios of a load-tests/run.sh result folder, as Markdown."""
+import json
+import statistics
+import sys
+from pathlib import Path
+
+
+def lines(folder, name):
+    path = Path(folder) / name
+    if not path.exists():
+        return []
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip().startswith("{")]
+
+
+def median(rows, key):
+    values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, unit=""):
+    return "n/a" if v is None else f"{v:,.3f}".rstrip("0").rstrip(".") + unit
+
+
+def main(folder):
+    ingest, latency = lines(folder, "ingest.jsonl"), lines(folder, "latency.jsonl")
+    ours, peers = lines(folder, "compare-ours.jsonl"), lines(folder, "peers.jsonl")
+    restart = lines(folder, "restart.jsonl")
+    print(f"Runs: {len(ingest)} (medians)\n")
+    print("| figure | target | median |")
+    print("|---|---|---|")
+    print(f"| ingest, {ingest[0]['vehicles'] if ingest else '?'} streams, as fast as acknowledged | ≥ 30 000 reports/s | {fmt(median(ingest, 'ingest_per_s'))} reports/s, errors {fmt(median(ingest, 'errors'))} |")
+    lost = [r["reports_acked"] - r["vehicles"] - (r.get("stored_track_rows") or 0) for r in ingest if r.get("stored_track_rows") is not None]
+    print(f"| acknowledged positions missing from the store | 0 | {lost} |")
+    print(f"| ingest-to-wall latency, 1 Hz + 100 walls | p99 ≤ 150 ms | p50 {fmt(median(latency, 'wall_latency_p50_ms'))} ms, p99 {fmt(median(latency, 'wall_latency_p99_ms'))} ms |")
+    print(f"| nearest through gRPC under that load | p99 ≤ 2 ms | p99 {fmt(median(latency, 'nearest_p99_ms'))} ms |")
+    print(f"| server memory per connected vehicle | ≤ 16 KiB | {fmt(median(latency, 'rss_per_vehicle_kib'))} KiB |")
+    print(f"| restart: /readyz green again | ≤ 5 s | {fmt(median(restart, 'restart_ready_s'))} s |")
+    print()
+    ours_ingest, redis_ingest = median(ours, "ingest_per_s"), median(peers, "redis_geoadd_per_s")
+    print("| peer comparison (same run) | ours | peer | ours ÷ peer |")
+    print("|---|---|---|---|")
+    if ours_ingest and redis_ingest:
+        print(f"| updates/s, 1 000 concurrent clients, no pipelining | {fmt(ours_ingest)} | Redis GEOADD {fmt(redis_ingest)} | {ours_ingest / redis_ingest:.2f} |")
+    for peer, key in (("Redis GEOSEARCH", "redis_geosearch_p99_ms"), ("PostGIS KNN", "postgis_knn_p99_ms")):
+        o, p = median(peers, "samu_nearest_p99_ms"), median(peers, key)
+        if o and p:
+            print(f"| nearest k=5 p99 (ms) | {fmt(o)} | {peer} {fmt(p)} | {o / p:.2f} |")
+        else:
+            print(f"| nearest k=5 p99 (ms) | {fmt(o)} | {peer}: {next((r.get('postgis') for r in peers if r.get('postgis')), 'n/a')} | n/a |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
