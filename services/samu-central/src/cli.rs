@@ -43,6 +43,25 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Write the monthly indicator report ("relatório de acompanhamento") of
+    /// one central.
+    Report {
+        /// The central: IBGE code of its seat municipality (7 digits).
+        #[arg(long)]
+        central: String,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// csv, xlsx or pdf.
+        #[arg(long, value_enum)]
+        format: ReportFormat,
+        /// Output file; standard output when absent.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Issue an access token for a role (bootstraps the first admin) and
     /// print it; the store keeps only its hash.
     Token {
@@ -59,6 +78,27 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// `;`-separated, decimal comma, UTF-8.
+    Csv,
+    /// Excel workbook: indicators, unit-days, team, response times.
+    Xlsx,
+    /// One readable document in Portuguese.
+    Pdf,
+}
+
+impl From<ReportFormat> for samu_report::Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Csv => samu_report::Format::Csv,
+            ReportFormat::Xlsx => samu_report::Format::Xlsx,
+            ReportFormat::Pdf => samu_report::Format::Pdf,
+        }
+    }
 }
 
 /// Roles that `token` issues (device tokens come from the admin API).
@@ -120,6 +160,28 @@ pub async fn run(cli: Cli) -> ExitCode {
                 drop(store);
             })
         }
+        Command::Report { central, month, format, out, config } => {
+            let config = match load(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            logging::init(config.log_format);
+            let (central, month) = match (
+                samu_domain::CentralId::parse("--central", &central),
+                samu_indicators::YearMonth::parse(&month),
+            ) {
+                (Ok(c), Ok(m)) => (c, m),
+                (Err(e), _) => {
+                    eprintln!("samu-central: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+                (_, Err(e)) => {
+                    eprintln!("samu-central: --month: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            report(&config, &central, month, format.into(), out.as_deref()).await
+        }
         Command::Token {
             role,
             label,
@@ -153,6 +215,25 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         shutdown.cancel();
     });
     app.run_until_stopped().await
+}
+
+async fn report(
+    config: &Config,
+    central: &samu_domain::CentralId,
+    month: samu_indicators::YearMonth,
+    format: samu_report::Format,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let store = app::open_store(config).await?;
+    let report = samu_runtime::reporting::monthly_report(&store, central, month).await?;
+    let bytes = samu_report::render(&report, format).context("cannot render the report")?;
+    store.close().await;
+    match out {
+        Some(path) => std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().write_all(&bytes).context("cannot write to standard output")?,
+    }
+    Ok(())
 }
 
 async fn issue_token(

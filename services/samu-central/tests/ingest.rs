@@ -632,6 +632,7 @@ async fn roles_are_enforced(backend: TestBackend) {
                 name: "SAMU".into(),
                 time_zone: "Mars/Olympus".into(),
                 population: 1,
+                ..Default::default()
             },
         ))
         .await

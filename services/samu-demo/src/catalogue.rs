@@ -22,6 +22,7 @@ struct Row {
     usa: u32,
     usb: u32,
     population: u64,
+    custeio_y1_monthly_brl: f64,
     lat: f64,
     lon: f64,
 }
@@ -35,6 +36,8 @@ pub struct DemoCentral {
     pub name: String,
     /// Population covered.
     pub population: u64,
+    /// Monthly amount programmed for the first year (Annex II), centavos.
+    pub programmed_monthly_centavos: i64,
     /// (IBGE code, name, centre) of each municipality served.
     pub municipalities: Vec<(CentralId, String, GeoPoint)>,
     /// Its bases.
@@ -158,6 +161,7 @@ fn layout(row: Row) -> DemoCentral {
         id,
         name: row.samu,
         population: row.population,
+        programmed_monthly_centavos: (row.custeio_y1_monthly_brl * 100.0).round() as i64,
         municipalities,
         bases,
         units,

@@ -35,6 +35,13 @@ pub async fn seed(store: &Store) -> anyhow::Result<()> {
                 now,
             )
             .await?;
+        if store.central_settings(&c.id).await?.is_none() {
+            let settings = samu_store::indicators::SettingsRow {
+                settings: None,
+                programmed_monthly_centavos: c.programmed_monthly_centavos,
+            };
+            store.put_central_settings(&c.id, &settings, now).await?;
+        }
         for (ibge, name, _) in &c.municipalities {
             store
                 .upsert_municipality(&MunicipalityRow {

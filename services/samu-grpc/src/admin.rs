@@ -99,15 +99,42 @@ impl pb::admin_server::Admin for AdminService {
             })
         };
         let row = parse().map_err(|e| invalid(&e))?;
+        let settings = match c.indicator_settings_json.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(json) => {
+                let bad = |m: String| invalid(&ValidationError::new("indicator_settings_json", m));
+                let parsed: samu_indicators::CentralSettings =
+                    serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+                parsed.validate().map_err(|e| bad(e.to_string()))?;
+                Some(Some(json.to_owned()))
+            }
+        };
+        let amount = c
+            .programmed_monthly_centavos
+            .map(|v| {
+                i64::try_from(v).map_err(|_| {
+                    invalid(&ValidationError::new("programmed_monthly_centavos", "is too large"))
+                })
+            })
+            .transpose()?;
         self.central
             .upsert_central(&row)
             .await
             .map_err(|e| from_registry(&e))?;
+        if settings.is_some() || amount.is_some() {
+            self.central
+                .put_indicator_settings(&row.id, settings, amount)
+                .await
+                .map_err(|e| from_registry(&e))?;
+        }
         Ok(Response::new(pb::Central {
             id: row.id.to_string(),
             name: row.name,
             time_zone: row.time_zone,
             population: row.population,
+            programmed_monthly_centavos: c.programmed_monthly_centavos,
+            indicator_settings_json: c.indicator_settings_json,
         }))
     }
 

@@ -41,6 +41,8 @@ pub struct RuntimeConfig {
     pub feed_capacity: usize,
     /// How long shutdown waits for pending writes, in seconds.
     pub shutdown_grace_s: u64,
+    /// How often the daily job looks for finished local days, in seconds.
+    pub daily_job_s: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -52,6 +54,7 @@ impl Default for RuntimeConfig {
             credential_refresh_s: 5,
             feed_capacity: 16_384,
             shutdown_grace_s: 10,
+            daily_job_s: 60,
         }
     }
 }
@@ -147,6 +150,11 @@ impl Central {
             )),
             tokio::spawn(central.clone().sweep_signal(
                 Duration::from_millis(config.signal_sweep_ms.max(10)),
+                shutdown.clone(),
+            )),
+            tokio::spawn(crate::reporting::daily_job(
+                central.inner.store.clone(),
+                Duration::from_secs(config.daily_job_s.max(1)),
                 shutdown.clone(),
             )),
             tokio::spawn(central.clone().refresh_credentials(

@@ -13,6 +13,7 @@
 //! - [`feed`]: unit views and the broadcast of changes.
 //! - [`auth`]: credential cache and token checks.
 //! - [`registry`]: admin operations that touch both store and fleet.
+//! - [`reporting`]: the daily job and the monthly report (indicators).
 //! - [`team`]: clock-in and clock-out of the regulation room's staff.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod central;
 pub mod feed;
 pub mod ingest;
 pub mod registry;
+pub mod reporting;
 pub mod team;
 pub mod writer;
 

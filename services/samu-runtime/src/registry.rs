@@ -42,6 +42,30 @@ impl Central {
         Ok(())
     }
 
+    /// Changes a central's indicator settings (`Some(None)` restores the
+    /// defaults) and/or its programmed monthly amount, keeping what is not
+    /// given.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn put_indicator_settings(
+        &self,
+        central: &samu_domain::CentralId,
+        settings: Option<Option<String>>,
+        programmed_monthly_centavos: Option<i64>,
+    ) -> Result<(), RegistryError> {
+        let store = &self.inner.store;
+        let current = store.central_settings(central).await?;
+        let row = samu_store::indicators::SettingsRow {
+            settings: settings.unwrap_or_else(|| current.as_ref().and_then(|c| c.settings.clone())),
+            programmed_monthly_centavos: programmed_monthly_centavos
+                .or(current.map(|c| c.programmed_monthly_centavos))
+                .unwrap_or(0),
+        };
+        store.put_central_settings(central, &row, samu_domain::time::now()).await?;
+        Ok(())
+    }
+
     /// Creates or updates a base of an existing central.
     ///
     /// # Errors

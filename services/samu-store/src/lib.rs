@@ -9,6 +9,7 @@
 //! - [`connect`](Store::connect), migration and readiness: this file.
 //! - [`registry`]: centrals, municipalities, bases and units.
 //! - [`credentials`]: device and user tokens, kept as SHA-256 hashes.
+//! - [`indicators`]: indicator settings, stored unit-days and team days.
 //! - [`history`]: the batched writes of the ingest path (positions, status
 //!   events, crew shifts, live state) and restoring the fleet on start.
 //! - [`team`]: the regulation room's staff presence; unit histories by period.
@@ -17,6 +18,7 @@
 
 pub mod credentials;
 pub mod history;
+pub mod indicators;
 pub mod registry;
 mod sql;
 pub mod team;

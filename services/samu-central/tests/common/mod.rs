@@ -158,6 +158,7 @@ impl TestApp {
                     name: "SAMU BH".into(),
                     time_zone: String::new(),
                     population: 2_523_794,
+                    ..Default::default()
                 },
             ))
             .await
