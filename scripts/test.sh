@@ -98,6 +98,10 @@ else
 fi
 
 
+# Chromium and the page's node packages for the wall's end-to-end test.
+samu_step "scripts/e2e-setup.sh"
+"$REPO_ROOT/scripts/e2e-setup.sh" || die "could not install the wall page's e2e prerequisites"
+
 samu_step "cargo nextest run --workspace --locked --profile $profile${*:+ $*}"
 cargo nextest run --workspace --locked --profile "$profile" "$@"
 

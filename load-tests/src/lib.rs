@@ -11,7 +11,7 @@
 //! `--http` point; use loopback addresses.
 //!
 //! # Layout
-//! - [`args`]: options.
+//! - [`args`]: the command-line options.
 //! - [`setup`]: the registry the run needs.
 //! - [`run`]: vehicles, walls, queries, and the summary.
 //! - [`process`]: the server's RSS and CPU from `/proc`.

@@ -8,7 +8,9 @@ use clap::Parser;
 async fn main() -> ExitCode {
     let args = samu_load::Args::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     // Thousands of streams need thousands of sockets.
@@ -16,7 +18,10 @@ async fn main() -> ExitCode {
     let limit = Duration::from_secs(args.max_run_s);
     match tokio::time::timeout(limit, samu_load::run(args)).await {
         Ok(Ok(summary)) => {
-            println!("{}", serde_json::to_string(&summary).expect("the summary serializes"));
+            println!(
+                "{}",
+                serde_json::to_string(&summary).expect("the summary serializes")
+            );
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {

@@ -29,10 +29,18 @@ pub const TICKS_PER_S: f64 = 100.0;
 pub fn find_server() -> Option<u32> {
     let mut found = None;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let cmdline = std::fs::read(Path::new("/proc").join(pid.to_string()).join("cmdline")).unwrap_or_default();
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(Path::new("/proc").join(pid.to_string()).join("cmdline"))
+            .unwrap_or_default();
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let is_server = args.first().is_some_and(|a| a.ends_with(b"samu-central")) && args.iter().any(|a| *a == b"serve");
+        let is_server = args.first().is_some_and(|a| a.ends_with(b"samu-central"))
+            && args.iter().any(|a| *a == b"serve");
         if is_server && found.is_none_or(|f| pid > f) {
             found = Some(pid);
         }

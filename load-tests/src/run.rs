@@ -85,13 +85,19 @@ fn crew_for(unit_type: pb::UnitType, id: &str) -> Vec<pb::CrewMember> {
     roles
         .iter()
         .enumerate()
-        .map(|(i, r)| pb::CrewMember { member_id: format!("{id}-m{i}"), role: (*r).into() })
+        .map(|(i, r)| pb::CrewMember {
+            member_id: format!("{id}-m{i}"),
+            role: (*r).into(),
+        })
         .collect()
 }
 
 fn now_ts() -> prost_types::Timestamp {
     let now = chrono::Utc::now();
-    prost_types::Timestamp { seconds: now.timestamp(), nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0) }
+    prost_types::Timestamp {
+        seconds: now.timestamp(),
+        nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
+    }
 }
 
 /// Runs the load and returns its summary.
@@ -105,11 +111,23 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             .with_context(|| format!("cannot read {}", args.token_file.display()))?,
     )
     .context("the token file is not JSON")?;
-    let admin = tokens["admin"].as_str().context("no \"admin\" token in the token file")?.to_owned();
+    let admin = tokens["admin"]
+        .as_str()
+        .context("no \"admin\" token in the token file")?
+        .to_owned();
     let wall = tokens["wall"].as_str().unwrap_or(&admin).to_owned();
     let endpoint = Endpoint::from_shared(args.grpc.clone()).context("invalid --grpc")?;
-    let admin_channel = endpoint.connect().await.with_context(|| format!("cannot reach {}", args.grpc))?;
-    let units = setup::create(admin_channel.clone(), &admin, &args.central_id, args.vehicles).await?;
+    let admin_channel = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {}", args.grpc))?;
+    let units = setup::create(
+        admin_channel.clone(),
+        &admin,
+        &args.central_id,
+        args.vehicles,
+    )
+    .await?;
     let pid = args.server_pid.or_else(process::find_server);
     let rss_start = pid.and_then(process::rss_kib).unwrap_or(0);
 
@@ -120,11 +138,19 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let wall_errors = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
 
-    let ws_base = args.http.replacen("http://", "ws://", 1).replacen("https://", "wss://", 1);
+    let ws_base = args
+        .http
+        .replacen("http://", "ws://", 1)
+        .replacen("https://", "wss://", 1);
     for _ in 0..args.walls {
         let url = format!("{ws_base}/ws/wall?token={wall}&central={}", args.central_id);
-        let (shutdown, measuring, latency, updates, errors) =
-            (shutdown.clone(), measuring.clone(), wall_latency.clone(), wall_updates.clone(), wall_errors.clone());
+        let (shutdown, measuring, latency, updates, errors) = (
+            shutdown.clone(),
+            measuring.clone(),
+            wall_latency.clone(),
+            wall_updates.clone(),
+            wall_errors.clone(),
+        );
         tasks.spawn(async move {
             let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
                 errors.fetch_add(1, Ordering::Relaxed);
@@ -141,21 +167,31 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
                     }
                     return;
                 };
-                let Message::Text(text) = message else { continue };
+                let Message::Text(text) = message else {
+                    continue;
+                };
                 if !measuring.load(Ordering::Relaxed) {
                     continue;
                 }
-                let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+                let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
+                    continue;
+                };
                 if frame["type"] != "delta" {
                     continue;
                 }
                 let now = chrono::Utc::now();
                 let mut h = latency.lock().unwrap_or_else(|e| e.into_inner());
                 for unit in frame["units"].as_array().into_iter().flatten() {
-                    let Some(fix) = unit["fix_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else {
+                    let Some(fix) = unit["fix_at"]
+                        .as_str()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    else {
                         continue;
                     };
-                    let micros = (now - fix.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0).max(0);
+                    let micros = (now - fix.with_timezone(&chrono::Utc))
+                        .num_microseconds()
+                        .unwrap_or(0)
+                        .max(0);
                     let _ = h.record(micros as u64);
                     updates.fetch_add(1, Ordering::Relaxed);
                 }
@@ -166,7 +202,11 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     // Vehicles: one link each, over connections of `vehicles_per_connection`.
     let first_seq = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(1);
     let per_connection = args.vehicles_per_connection.max(1);
-    let window = if args.rate > 0.0 { 64 } else { args.window.max(1) };
+    let window = if args.rate > 0.0 {
+        64
+    } else {
+        args.window.max(1)
+    };
     let mut stats: Vec<Arc<LinkStats>> = Vec::with_capacity(units.len());
     let mut channel: Option<Channel> = None;
     for (i, unit) in units.iter().enumerate() {
@@ -230,11 +270,22 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             }
         });
     }
-    let acked = |stats: &[Arc<LinkStats>]| stats.iter().map(|s| s.acked.load(Ordering::Relaxed)).sum::<u64>();
+    let acked = |stats: &[Arc<LinkStats>]| {
+        stats
+            .iter()
+            .map(|s| s.acked.load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
 
     // Ramp: every vehicle's first report acknowledged, or 60 s.
     let ramp_deadline = Instant::now() + Duration::from_secs(60);
-    while stats.iter().filter(|s| s.acked.load(Ordering::Relaxed) > 0).count() < units.len() && Instant::now() < ramp_deadline {
+    while stats
+        .iter()
+        .filter(|s| s.acked.load(Ordering::Relaxed) > 0)
+        .count()
+        < units.len()
+        && Instant::now() < ramp_deadline
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -242,9 +293,18 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let nearest_errors = Arc::new(AtomicU64::new(0));
     let nearest_count = Arc::new(AtomicU64::new(0));
     if args.nearest_rate > 0.0 {
-        let (latency, errors, count, shutdown) =
-            (nearest_latency.clone(), nearest_errors.clone(), nearest_count.clone(), shutdown.clone());
-        let (mut fleet, wall, central, rate) = (FleetClient::new(admin_channel.clone()), wall.clone(), args.central_id.clone(), args.nearest_rate);
+        let (latency, errors, count, shutdown) = (
+            nearest_latency.clone(),
+            nearest_errors.clone(),
+            nearest_count.clone(),
+            shutdown.clone(),
+        );
+        let (mut fleet, wall, central, rate) = (
+            FleetClient::new(admin_channel.clone()),
+            wall.clone(),
+            args.central_id.clone(),
+            args.nearest_rate,
+        );
         tasks.spawn(async move {
             let mut rng = StdRng::seed_from_u64(99);
             let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
@@ -257,18 +317,24 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
                     latitude: setup::CENTRE.0 + rng.random_range(-0.25..0.25),
                     longitude: setup::CENTRE.1 + rng.random_range(-0.25..0.25),
                 };
-                let Ok(request) = setup::authed(&wall, pb::NearestUnitsRequest {
-                    point: Some(point),
-                    types: vec![pb::UnitType::Usb.into()],
-                    limit: 5,
-                    central_id: central.clone(),
-                }) else {
+                let Ok(request) = setup::authed(
+                    &wall,
+                    pb::NearestUnitsRequest {
+                        point: Some(point),
+                        types: vec![pb::UnitType::Usb.into()],
+                        limit: 5,
+                        central_id: central.clone(),
+                    },
+                ) else {
                     continue;
                 };
                 let started = Instant::now();
                 match fleet.nearest_units(request).await {
                     Ok(_) => {
-                        let _ = latency.lock().unwrap_or_else(|e| e.into_inner()).record(started.elapsed().as_micros() as u64);
+                        let _ = latency
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .record(started.elapsed().as_micros() as u64);
                         count.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(_) => {
@@ -293,17 +359,31 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     // Let in-flight reports be acknowledged, then stop.
     tokio::time::sleep(Duration::from_millis(500)).await;
     shutdown.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(15), async { while tasks.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(15), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
 
-    let sum = |f: fn(&LinkStats) -> &AtomicU64| stats.iter().map(|s| f(s).load(Ordering::Relaxed)).sum::<u64>();
+    let sum = |f: fn(&LinkStats) -> &AtomicU64| {
+        stats
+            .iter()
+            .map(|s| f(s).load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
     let rejected = sum(|s| &s.rejected);
     let reconnects = sum(|s| &s.reconnects);
     let stored_track_rows = match &args.database_url {
         None => None,
         Some(url) => Some(count_track(url, &args.central_id).await?),
     };
-    let wall_latency = wall_latency.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let nearest_latency = nearest_latency.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let wall_latency = wall_latency
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let nearest_latency = nearest_latency
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     Ok(Summary {
         vehicles: units.len(),
         walls: args.walls,
@@ -315,14 +395,23 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         wall_latency_p99_ms: ms(&wall_latency, 0.99),
         nearest_p99_ms: ms(&nearest_latency, 0.99),
         server_rss_mib: (rss_end as f64 / 1024.0 * 10.0).round() / 10.0,
-        errors: rejected + reconnects + nearest_errors.load(Ordering::Relaxed) + wall_errors.load(Ordering::Relaxed),
+        errors: rejected
+            + reconnects
+            + nearest_errors.load(Ordering::Relaxed)
+            + wall_errors.load(Ordering::Relaxed),
         nearest_p50_ms: ms(&nearest_latency, 0.5),
         nearest_queries: nearest_count.load(Ordering::Relaxed),
         wall_updates: wall_updates.load(Ordering::Relaxed),
         server_rss_start_mib: (rss_start as f64 / 1024.0 * 10.0).round() / 10.0,
-        rss_per_vehicle_kib: if units.is_empty() { 0.0 } else { ((rss_end.saturating_sub(rss_start)) as f64 / units.len() as f64 * 10.0).round() / 10.0 },
+        rss_per_vehicle_kib: if units.is_empty() {
+            0.0
+        } else {
+            ((rss_end.saturating_sub(rss_start)) as f64 / units.len() as f64 * 10.0).round() / 10.0
+        },
         server_cpu_pct: match (cpu_start, cpu_end) {
-            (Some(a), Some(b)) => ((b - a) as f64 / process::TICKS_PER_S / elapsed * 1000.0).round() / 10.0,
+            (Some(a), Some(b)) => {
+                ((b - a) as f64 / process::TICKS_PER_S / elapsed * 1000.0).round() / 10.0
+            }
             _ => 0.0,
         },
         rejected,
@@ -334,7 +423,9 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
 async fn count_track(url: &str, central: &str) -> anyhow::Result<u64> {
     use sqlx::{Connection, Row};
     sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(url).await.context("cannot open --database-url")?;
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .context("cannot open --database-url")?;
     let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM unit_positions WHERE unit_id LIKE $1")
         .bind(format!("load-{central}-%"))
         .fetch_one(&mut conn)

@@ -26,9 +26,10 @@ pub struct LoadUnit {
 /// A request carrying a bearer token.
 pub fn authed<T>(token: &str, message: T) -> anyhow::Result<Request<T>> {
     let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", MetadataValue::try_from(format!("Bearer {token}"))?);
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(format!("Bearer {token}"))?,
+    );
     Ok(request)
 }
 
@@ -45,30 +46,50 @@ pub fn type_of(i: usize) -> pb::UnitType {
 ///
 /// # Errors
 /// The admin API refused a call (wrong token, bad central id) or failed.
-pub async fn create(channel: Channel, admin_token: &str, central_id: &str, n: usize) -> anyhow::Result<Vec<LoadUnit>> {
+pub async fn create(
+    channel: Channel,
+    admin_token: &str,
+    central_id: &str,
+    n: usize,
+) -> anyhow::Result<Vec<LoadUnit>> {
     let mut admin = AdminClient::new(channel.clone());
     admin
-        .upsert_central(authed(admin_token, pb::Central {
-            id: central_id.into(),
-            name: "Central de carga (samu-load)".into(),
-            time_zone: String::new(),
-            population: 1_000_000,
-        })?)
+        .upsert_central(authed(
+            admin_token,
+            pb::Central {
+                id: central_id.into(),
+                name: "Central de carga (samu-load)".into(),
+                time_zone: String::new(),
+                population: 1_000_000,
+                ..Default::default()
+            },
+        )?)
         .await
         .context("creating the load central (is the admin token right?)")?;
     let base_id = format!("{central_id}-load-base");
     admin
-        .upsert_base(authed(admin_token, pb::Base {
-            id: base_id.clone(),
-            central_id: central_id.into(),
-            name: "Base de carga".into(),
-            location: Some(pb::GeoPoint { latitude: CENTRE.0, longitude: CENTRE.1 }),
-        })?)
+        .upsert_base(authed(
+            admin_token,
+            pb::Base {
+                id: base_id.clone(),
+                central_id: central_id.into(),
+                name: "Base de carga".into(),
+                location: Some(pb::GeoPoint {
+                    latitude: CENTRE.0,
+                    longitude: CENTRE.1,
+                }),
+            },
+        )?)
         .await
         .context("creating the load base")?;
     let mut rng = StdRng::seed_from_u64(n as u64);
     let starts: Vec<(f64, f64)> = (0..n)
-        .map(|_| (CENTRE.0 + rng.random_range(-0.25..0.25), CENTRE.1 + rng.random_range(-0.25..0.25)))
+        .map(|_| {
+            (
+                CENTRE.0 + rng.random_range(-0.25..0.25),
+                CENTRE.1 + rng.random_range(-0.25..0.25),
+            )
+        })
         .collect();
     stream::iter(0..n)
         .map(|i| {
@@ -78,24 +99,37 @@ pub async fn create(channel: Channel, admin_token: &str, central_id: &str, n: us
                 let id = format!("load-{central_id}-{i:05}");
                 let unit_type = type_of(i);
                 admin
-                    .upsert_unit(authed(admin_token, pb::Unit {
-                        id: id.clone(),
-                        central_id: central_id.into(),
-                        r#type: unit_type.into(),
-                        base_id,
-                        label: format!("L{i:05}"),
-                        habilitated_from: None,
-                        retired_at: None,
-                    })?)
+                    .upsert_unit(authed(
+                        admin_token,
+                        pb::Unit {
+                            id: id.clone(),
+                            central_id: central_id.into(),
+                            r#type: unit_type.into(),
+                            base_id,
+                            label: format!("L{i:05}"),
+                            habilitated_from: None,
+                            retired_at: None,
+                        },
+                    )?)
                     .await
                     .with_context(|| format!("creating unit {id}"))?;
                 let token = admin
-                    .issue_device_token(authed(admin_token, pb::IssueDeviceTokenRequest { unit_id: id.clone() })?)
+                    .issue_device_token(authed(
+                        admin_token,
+                        pb::IssueDeviceTokenRequest {
+                            unit_id: id.clone(),
+                        },
+                    )?)
                     .await
                     .with_context(|| format!("issuing the device token of {id}"))?
                     .into_inner()
                     .token;
-                Ok::<_, anyhow::Error>(LoadUnit { id, unit_type, token, start })
+                Ok::<_, anyhow::Error>(LoadUnit {
+                    id,
+                    unit_type,
+                    token,
+                    start,
+                })
             }
         })
         .buffer_unordered(32)

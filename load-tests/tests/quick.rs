@@ -19,13 +19,30 @@ async fn a_short_run_reports_every_figure() {
     config.fleet.track.min_interval_s = 0;
     config.fleet.track.min_distance_m = 0.0;
     config.http.wall.tick_ms = 50;
-    let app = samu_central::app::Application::build(config, false).await.unwrap();
+    let app = samu_central::app::Application::build(config, false)
+        .await
+        .unwrap();
     let central = app.central().clone();
-    let admin = central.issue_access_token(samu_store::Role::Admin, "load admin", None).await.unwrap().token;
-    let wall = central.issue_access_token(samu_store::Role::Wall, "load wall", None).await.unwrap().token;
+    let admin = central
+        .issue_access_token(samu_store::Role::Admin, "load admin", None)
+        .await
+        .unwrap()
+        .token;
+    let wall = central
+        .issue_access_token(samu_store::Role::Wall, "load wall", None)
+        .await
+        .unwrap()
+        .token;
     let token_file = dir.join("tokens.json");
-    std::fs::write(&token_file, serde_json::json!({"admin": admin, "wall": wall}).to_string()).unwrap();
-    let (grpc, http) = (format!("http://{}", app.grpc_addr()), format!("http://{}", app.http_addr()));
+    std::fs::write(
+        &token_file,
+        serde_json::json!({"admin": admin, "wall": wall}).to_string(),
+    )
+    .unwrap();
+    let (grpc, http) = (
+        format!("http://{}", app.grpc_addr()),
+        format!("http://{}", app.http_addr()),
+    );
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
 
@@ -48,8 +65,17 @@ async fn a_short_run_reports_every_figure() {
     let summary = samu_load::run(args).await.unwrap();
     let json = serde_json::to_value(&summary).unwrap();
     for field in [
-        "vehicles", "walls", "duration_s", "reports_sent", "reports_acked", "ingest_per_s",
-        "wall_latency_p50_ms", "wall_latency_p99_ms", "nearest_p99_ms", "server_rss_mib", "errors",
+        "vehicles",
+        "walls",
+        "duration_s",
+        "reports_sent",
+        "reports_acked",
+        "ingest_per_s",
+        "wall_latency_p50_ms",
+        "wall_latency_p99_ms",
+        "nearest_p99_ms",
+        "server_rss_mib",
+        "errors",
     ] {
         assert!(!json[field].is_null(), "{field} missing from {json}");
     }
@@ -63,7 +89,11 @@ async fn a_short_run_reports_every_figure() {
     // Nothing lost: every acknowledged position is in the store (acks
     // include one crew report per vehicle).
     let stored = summary.stored_track_rows.unwrap();
-    assert!(stored + 20 >= summary.reports_acked, "stored {stored} of {} acked: {json}", summary.reports_acked);
+    assert!(
+        stored + 20 >= summary.reports_acked,
+        "stored {stored} of {} acked: {json}",
+        summary.reports_acked
+    );
     shutdown.cancel();
     server.await.unwrap().unwrap();
     let _ = std::fs::remove_dir_all(&dir);

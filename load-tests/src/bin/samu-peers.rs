@@ -64,7 +64,12 @@ const CENTRE: (f64, f64) = samu_load::setup::CENTRE;
 fn points(n: usize, seed: u64) -> Vec<(f64, f64)> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n)
-        .map(|_| (CENTRE.0 + rng.random_range(-0.25..0.25), CENTRE.1 + rng.random_range(-0.25..0.25)))
+        .map(|_| {
+            (
+                CENTRE.0 + rng.random_range(-0.25..0.25),
+                CENTRE.1 + rng.random_range(-0.25..0.25),
+            )
+        })
         .collect()
 }
 
@@ -84,14 +89,19 @@ async fn main() -> anyhow::Result<()> {
 
     // Redis GEO.
     let client = redis::Client::open(args.redis.as_str())?;
-    let mut conn = client.get_multiplexed_async_connection().await.context("cannot reach Redis")?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .context("cannot reach Redis")?;
     let key = format!("samu:peer:{}:USB", std::process::id());
     let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
     for chunk in units.chunks(1000).enumerate() {
         let mut cmd = redis::cmd("GEOADD");
         cmd.arg(&key);
         for (i, (lat, lon)) in chunk.1.iter().enumerate() {
-            cmd.arg(lon).arg(lat).arg(format!("u{}", chunk.0 * 1000 + i));
+            cmd.arg(lon)
+                .arg(lat)
+                .arg(format!("u{}", chunk.0 * 1000 + i));
         }
         let _: i64 = cmd.query_async(&mut conn).await?;
     }
@@ -102,17 +112,29 @@ async fn main() -> anyhow::Result<()> {
         // One connection per client, like one stream per vehicle.
         let mut conn = client.get_multiplexed_async_connection().await?;
         let (ops, key) = (ops.clone(), key.clone());
-        let mine: Vec<(usize, (f64, f64))> =
-            units.iter().copied().enumerate().filter(|(i, _)| i % args.clients == c).collect();
+        let mine: Vec<(usize, (f64, f64))> = units
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| i % args.clients == c)
+            .collect();
         writers.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(c as u64);
             let mut n = 0usize;
             while Instant::now() < deadline && !mine.is_empty() {
                 let (i, (lat, lon)) = mine[n % mine.len()];
                 n += 1;
-                let (lat, lon) = (lat + rng.random_range(-0.0001..0.0001), lon + rng.random_range(-0.0001..0.0001));
-                let done: redis::RedisResult<i64> =
-                    redis::cmd("GEOADD").arg(&key).arg(lon).arg(lat).arg(format!("u{i}")).query_async(&mut conn).await;
+                let (lat, lon) = (
+                    lat + rng.random_range(-0.0001..0.0001),
+                    lon + rng.random_range(-0.0001..0.0001),
+                );
+                let done: redis::RedisResult<i64> = redis::cmd("GEOADD")
+                    .arg(&key)
+                    .arg(lon)
+                    .arg(lat)
+                    .arg(format!("u{i}"))
+                    .query_async(&mut conn)
+                    .await;
                 if done.is_ok() {
                     ops.fetch_add(1, Ordering::Relaxed);
                 }
@@ -123,7 +145,10 @@ async fn main() -> anyhow::Result<()> {
     for w in writers {
         w.await?;
     }
-    out.insert("redis_geoadd_per_s".into(), json!((ops.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()).round()));
+    out.insert(
+        "redis_geoadd_per_s".into(),
+        json!((ops.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()).round()),
+    );
     let mut h = Histogram::<u64>::new(3)?;
     for (lat, lon) in &queries {
         let t = Instant::now();
@@ -141,7 +166,11 @@ async fn main() -> anyhow::Result<()> {
             .query_async(&mut conn)
             .await?;
         h.record(t.elapsed().as_micros() as u64)?;
-        anyhow::ensure!(found.len() == args.k, "GEOSEARCH found {} units", found.len());
+        anyhow::ensure!(
+            found.len() == args.k,
+            "GEOSEARCH found {} units",
+            found.len()
+        );
     }
     out.insert("redis_geosearch_p50_ms".into(), json!(ms(&h, 0.5)));
     out.insert("redis_geosearch_p99_ms".into(), json!(ms(&h, 0.99)));
@@ -167,21 +196,36 @@ async fn main() -> anyhow::Result<()> {
     // samu-central, the same queries, the same way.
     if let (Some(grpc), Some(file)) = (&args.grpc, &args.token_file) {
         let tokens: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
-        let token = tokens["wall"].as_str().or(tokens["admin"].as_str()).context("no wall/admin token")?.to_owned();
-        let channel = tonic::transport::Endpoint::from_shared(grpc.clone())?.connect().await?;
+        let token = tokens["wall"]
+            .as_str()
+            .or(tokens["admin"].as_str())
+            .context("no wall/admin token")?
+            .to_owned();
+        let channel = tonic::transport::Endpoint::from_shared(grpc.clone())?
+            .connect()
+            .await?;
         let mut fleet = samu_proto::v1::fleet_client::FleetClient::new(channel);
         let mut h = Histogram::<u64>::new(3)?;
         for (lat, lon) in &queries {
-            let request = samu_load::setup::authed(&token, samu_proto::v1::NearestUnitsRequest {
-                point: Some(samu_proto::v1::GeoPoint { latitude: *lat, longitude: *lon }),
-                types: vec![samu_proto::v1::UnitType::Usb.into()],
-                limit: args.k as u32,
-                central_id: args.central_id.clone(),
-            })?;
+            let request = samu_load::setup::authed(
+                &token,
+                samu_proto::v1::NearestUnitsRequest {
+                    point: Some(samu_proto::v1::GeoPoint {
+                        latitude: *lat,
+                        longitude: *lon,
+                    }),
+                    types: vec![samu_proto::v1::UnitType::Usb.into()],
+                    limit: args.k as u32,
+                    central_id: args.central_id.clone(),
+                },
+            )?;
             let t = Instant::now();
             let found = fleet.nearest_units(request).await?.into_inner();
             h.record(t.elapsed().as_micros() as u64)?;
-            anyhow::ensure!(!found.units.is_empty(), "samu-central found no unit: run samu-load first");
+            anyhow::ensure!(
+                !found.units.is_empty(),
+                "samu-central found no unit: run samu-load first"
+            );
         }
         out.insert("samu_nearest_p50_ms".into(), json!(ms(&h, 0.5)));
         out.insert("samu_nearest_p99_ms".into(), json!(ms(&h, 0.99)));
@@ -190,11 +234,20 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn postgis(url: &str, units: &[(f64, f64)], queries: &[(f64, f64)], k: usize) -> anyhow::Result<(f64, f64)> {
+async fn postgis(
+    url: &str,
+    units: &[(f64, f64)],
+    queries: &[(f64, f64)],
+    k: usize,
+) -> anyhow::Result<(f64, f64)> {
     use sqlx::{Connection, Executor};
     sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(url).await.context("cannot reach PostgreSQL")?;
-    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis").await.context("PostGIS is not installed")?;
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .context("cannot reach PostgreSQL")?;
+    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        .await
+        .context("PostGIS is not installed")?;
     conn.execute("DROP TABLE IF EXISTS samu_peer_units").await?;
     conn.execute(
         "CREATE TABLE samu_peer_units (id TEXT PRIMARY KEY, unit_type TEXT NOT NULL, available BOOLEAN NOT NULL, geom geography(Point, 4326) NOT NULL)",
@@ -204,11 +257,18 @@ async fn postgis(url: &str, units: &[(f64, f64)], queries: &[(f64, f64)], k: usi
         let values: Vec<String> = chunk
             .iter()
             .enumerate()
-            .map(|(i, (lat, lon))| format!("('u{}', 'USB', true, ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)::geography)", n * 1000 + i))
+            .map(|(i, (lat, lon))| {
+                format!(
+                    "('u{}', 'USB', true, ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)::geography)",
+                    n * 1000 + i
+                )
+            })
             .collect();
-        conn.execute(format!("INSERT INTO samu_peer_units VALUES {}", values.join(", ")).as_str()).await?;
+        conn.execute(format!("INSERT INTO samu_peer_units VALUES {}", values.join(", ")).as_str())
+            .await?;
     }
-    conn.execute("CREATE INDEX ON samu_peer_units USING GIST (geom)").await?;
+    conn.execute("CREATE INDEX ON samu_peer_units USING GIST (geom)")
+        .await?;
     conn.execute("ANALYZE samu_peer_units").await?;
     let mut h = Histogram::<u64>::new(3)?;
     for (lat, lon) in queries {

@@ -155,7 +155,14 @@ impl Application {
                 .context("HTTP server failed")
         });
         let fanout = redis_client
-            .map(|client| samu_fanout::start(client, config.fanout.clone(), central.clone(), shutdown.clone()))
+            .map(|client| {
+                samu_fanout::start(
+                    client,
+                    config.fanout.clone(),
+                    central.clone(),
+                    shutdown.clone(),
+                )
+            })
             .unwrap_or_default();
         tracing::info!(%grpc_addr, %http_addr, "central serving");
         if demo {

@@ -160,7 +160,13 @@ pub async fn run(cli: Cli) -> ExitCode {
                 drop(store);
             })
         }
-        Command::Report { central, month, format, out, config } => {
+        Command::Report {
+            central,
+            month,
+            format,
+            out,
+            config,
+        } => {
             let config = match load(config.as_deref()) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -230,8 +236,11 @@ async fn report(
     let bytes = samu_report::render(&report, format).context("cannot render the report")?;
     store.close().await;
     match out {
-        Some(path) => std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout().write_all(&bytes).context("cannot write to standard output")?,
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout()
+            .write_all(&bytes)
+            .context("cannot write to standard output")?,
     }
     Ok(())
 }

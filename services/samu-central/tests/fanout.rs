@@ -10,7 +10,9 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn frame(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 ) -> Value {
     loop {
         let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
@@ -27,7 +29,10 @@ async fn frame(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
     // Each test run gets its own channel on the shared throwaway Redis.
-    let channel = format!("samu:test:{}", std::process::id() as u64 * 1_000_003 + rand_suffix());
+    let channel = format!(
+        "samu:test:{}",
+        std::process::id() as u64 * 1_000_003 + rand_suffix()
+    );
     let with_redis = |c: &mut samu_central::config::Config| {
         c.redis_url = Some(samu_testkit::redis_url());
         c.fanout.channel = channel.clone();
@@ -37,13 +42,22 @@ async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
     std::fs::create_dir_all(&dir_b).unwrap();
     let mut config_b = test_config(&a.db, &dir_b);
     with_redis(&mut config_b);
-    let b = TestApp::start(config_b, a.db.clone(), std::sync::Arc::new(tempfile_dir::Dir(dir_b))).await;
+    let b = TestApp::start(
+        config_b,
+        a.db.clone(),
+        std::sync::Arc::new(tempfile_dir::Dir(dir_b)),
+    )
+    .await;
 
     a.seed_central().await;
     let token = a.add_unit("usa-1", pb::UnitType::Usa).await;
 
-    let (mut wall_b, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/wall?token={}", b.http_addr, b.wall_token)).await.unwrap();
+    let (mut wall_b, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/wall?token={}",
+        b.http_addr, b.wall_token
+    ))
+    .await
+    .unwrap();
     assert_eq!(frame(&mut wall_b).await["type"], "snapshot");
     // Let B's subscription settle before A publishes.
     eventually("B subscribed", || async {
@@ -54,14 +68,24 @@ async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let mut v = a.vehicle(&token).await.unwrap();
-    assert!(is_ack(&v.report("usa-1", 1, position(-19.92, -43.94)).await, Kind::Applied));
-    assert!(is_ack(&v.report("usa-1", 2, available("usa-1", pb::UnitType::Usa)).await, Kind::Applied));
+    assert!(is_ack(
+        &v.report("usa-1", 1, position(-19.92, -43.94)).await,
+        Kind::Applied
+    ));
+    assert!(is_ack(
+        &v.report("usa-1", 2, available("usa-1", pb::UnitType::Usa))
+            .await,
+        Kind::Applied
+    ));
 
     let mut seen = None;
     for _ in 0..40 {
         let f = frame(&mut wall_b).await;
         if let Some(u) = f["units"].as_array().and_then(|units| {
-            units.iter().find(|u| u["id"] == "usa-1" && u["status"] == "available_at_base").cloned()
+            units
+                .iter()
+                .find(|u| u["id"] == "usa-1" && u["status"] == "available_at_base")
+                .cloned()
         }) {
             seen = Some(u);
             break;
@@ -72,18 +96,36 @@ async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
     assert_eq!(seen["crew_complete"], true);
 
     // A fresh snapshot on B has the unit's latest state too.
-    let (mut fresh, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/wall?token={}", b.http_addr, b.wall_token)).await.unwrap();
+    let (mut fresh, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/wall?token={}",
+        b.http_addr, b.wall_token
+    ))
+    .await
+    .unwrap();
     let snapshot = frame(&mut fresh).await;
-    let unit = snapshot["units"].as_array().unwrap().iter().find(|u| u["id"] == "usa-1").cloned().unwrap();
+    let unit = snapshot["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "usa-1")
+        .cloned()
+        .unwrap();
     assert_eq!(unit["status"], "available_at_base");
     assert_eq!(unit["updated_at"], seen["updated_at"]);
 
-    let ready: Value = reqwest::get(format!("{}/readyz", b.http_url)).await.unwrap().json().await.unwrap();
+    let ready: Value = reqwest::get(format!("{}/readyz", b.http_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["redis"], "ok");
 }
 
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
 }

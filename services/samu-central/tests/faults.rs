@@ -19,7 +19,11 @@ backend_tests! {
 const BIN: &str = env!("CARGO_BIN_EXE_samu-central");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -70,7 +74,10 @@ async fn wait_ready(http: u16) {
 
 fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut r = Request::new(message);
-    r.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {token}")).unwrap());
+    r.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    );
     r
 }
 
@@ -82,38 +89,69 @@ async fn a_killed_server_loses_and_doubles_nothing(backend: TestBackend) {
     // Keep every fix so the stored track can be counted against what was sent.
     std::fs::write(
         &config,
-        format!("data_dir = {:?}\n[fleet.track]\nmin_interval_s = 0\nmin_distance_m = 0.0\n", dir.display().to_string()),
+        format!(
+            "data_dir = {:?}\n[fleet.track]\nmin_interval_s = 0\nmin_distance_m = 0.0\n",
+            dir.display().to_string()
+        ),
     )
     .unwrap();
     let admin = Command::new(BIN)
-        .args(["token", "--role", "admin", "--label", "fault test", "--config"])
+        .args([
+            "token",
+            "--role",
+            "admin",
+            "--label",
+            "fault test",
+            "--config",
+        ])
         .arg(&config)
         .env("DATABASE_URL", &db.url)
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
-    assert!(admin.status.success(), "{}", String::from_utf8_lossy(&admin.stderr));
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
     let admin = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
 
     let (grpc, http) = (free_port(), free_port());
     let mut server = Server::start(&db.url, &config, grpc, http);
     wait_ready(http).await;
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{grpc}")).unwrap().connect_lazy();
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{grpc}"))
+        .unwrap()
+        .connect_lazy();
     let mut api = AdminClient::new(channel.clone());
-    api.upsert_central(authed(&admin, pb::Central { id: "3106200".into(), name: "SAMU BH".into(), ..Default::default() }))
-        .await
-        .unwrap();
-    api.upsert_unit(authed(&admin, pb::Unit {
-        id: "usb-1".into(),
-        central_id: "3106200".into(),
-        r#type: pb::UnitType::Usb.into(),
-        label: "USB 1".into(),
-        ..Default::default()
-    }))
+    api.upsert_central(authed(
+        &admin,
+        pb::Central {
+            id: "3106200".into(),
+            name: "SAMU BH".into(),
+            ..Default::default()
+        },
+    ))
+    .await
+    .unwrap();
+    api.upsert_unit(authed(
+        &admin,
+        pb::Unit {
+            id: "usb-1".into(),
+            central_id: "3106200".into(),
+            r#type: pb::UnitType::Usb.into(),
+            label: "USB 1".into(),
+            ..Default::default()
+        },
+    ))
     .await
     .unwrap();
     let token = api
-        .issue_device_token(authed(&admin, pb::IssueDeviceTokenRequest { unit_id: "usb-1".into() }))
+        .issue_device_token(authed(
+            &admin,
+            pb::IssueDeviceTokenRequest {
+                unit_id: "usb-1".into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -121,7 +159,8 @@ async fn a_killed_server_loses_and_doubles_nothing(backend: TestBackend) {
 
     // A vehicle app streaming 400 fixes, one second apart in fix time.
     let shutdown = CancellationToken::new();
-    let (link, handle) = VehicleLink::spawn_with_window(channel, "usb-1".into(), token, 1, 32, shutdown.clone());
+    let (link, handle) =
+        VehicleLink::spawn_with_window(channel, "usb-1".into(), token, 1, 32, shutdown.clone());
     let stats = link.stats().clone();
     const N: u64 = 400;
     let start = chrono::Utc::now() - chrono::TimeDelta::seconds(N as i64 + 60);
@@ -129,7 +168,10 @@ async fn a_killed_server_loses_and_doubles_nothing(backend: TestBackend) {
         for i in 0..N {
             let at = start + chrono::TimeDelta::seconds(i as i64);
             let body = Body::Position(pb::Position {
-                fix_time: Some(prost_types::Timestamp { seconds: at.timestamp(), nanos: 0 }),
+                fix_time: Some(prost_types::Timestamp {
+                    seconds: at.timestamp(),
+                    nanos: 0,
+                }),
                 latitude: -19.92 - 0.00001 * i as f64,
                 longitude: -43.94,
                 ..Default::default()
@@ -147,29 +189,49 @@ async fn a_killed_server_loses_and_doubles_nothing(backend: TestBackend) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let acked_before_kill = stats.acked.load(Ordering::Relaxed);
-    assert!(acked_before_kill >= 100 && acked_before_kill < N, "killed mid-stream ({acked_before_kill} acked)");
+    assert!(
+        (100..N).contains(&acked_before_kill),
+        "killed mid-stream ({acked_before_kill} acked)"
+    );
     server.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _server = Server::start(&db.url, &config, grpc, http);
     wait_ready(http).await;
 
-    let link = tokio::time::timeout(Duration::from_secs(30), sender).await.expect("all sent").unwrap();
+    let link = tokio::time::timeout(Duration::from_secs(30), sender)
+        .await
+        .expect("all sent")
+        .unwrap();
     for _ in 0..600 {
         if stats.acked.load(Ordering::Relaxed) >= N {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(stats.acked.load(Ordering::Relaxed), N, "every report acknowledged in the end");
-    assert!(stats.reconnects.load(Ordering::Relaxed) >= 1, "the app reconnected");
+    assert_eq!(
+        stats.acked.load(Ordering::Relaxed),
+        N,
+        "every report acknowledged in the end"
+    );
+    assert!(
+        stats.reconnects.load(Ordering::Relaxed) >= 1,
+        "the app reconnected"
+    );
     assert_eq!(stats.rejected.load(Ordering::Relaxed), 0);
 
     let store = samu_store::Store::connect(&db.url).await.unwrap();
-    let track = store.track(&samu_domain::UnitId::parse("u", "usb-1").unwrap()).await.unwrap();
+    let track = store
+        .track(&samu_domain::UnitId::parse("u", "usb-1").unwrap())
+        .await
+        .unwrap();
     let mut seqs: Vec<u64> = track.iter().map(|p| p.seq).collect();
     seqs.dedup();
     assert_eq!(seqs.len(), track.len(), "nothing stored twice");
-    assert_eq!(seqs, (1..=N).collect::<Vec<_>>(), "nothing lost: every fix stored once");
+    assert_eq!(
+        seqs,
+        (1..=N).collect::<Vec<_>>(),
+        "nothing lost: every fix stored once"
+    );
     shutdown.cancel();
     drop(link);
     let _ = handle.await;

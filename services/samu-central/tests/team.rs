@@ -20,11 +20,14 @@ async fn staff_clock_in_and_out(backend: TestBackend) {
         drop(central);
         let mut admin = app.admin().await;
         admin
-            .issue_access_token(authed(&app.admin_token, pb::IssueAccessTokenRequest {
-                role: pb::Role::Physician.into(),
-                label: "Dra. Regina".into(),
-                ttl_s: 0,
-            }))
+            .issue_access_token(authed(
+                &app.admin_token,
+                pb::IssueAccessTokenRequest {
+                    role: pb::Role::Physician.into(),
+                    label: "Dra. Regina".into(),
+                    ttl_s: 0,
+                },
+            ))
             .await
             .unwrap()
             .into_inner()
@@ -38,21 +41,48 @@ async fn staff_clock_in_and_out(backend: TestBackend) {
         reachable_only,
         at: None,
     };
-    let first = team.clock_in(authed(&physician, clock_in("med-1", pb::StaffRole::Physician, false))).await.unwrap().into_inner();
+    let first = team
+        .clock_in(authed(
+            &physician,
+            clock_in("med-1", pb::StaffRole::Physician, false),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(first.ended_at.is_none());
     // Clocking in twice keeps the open presence.
-    let again = team.clock_in(authed(&physician, clock_in("med-1", pb::StaffRole::Physician, false))).await.unwrap().into_inner();
+    let again = team
+        .clock_in(authed(
+            &physician,
+            clock_in("med-1", pb::StaffRole::Physician, false),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(again.presence_id, first.presence_id);
-    team.clock_in(authed(&app.admin_token, clock_in("tarm-1", pb::StaffRole::Tarm, false))).await.unwrap();
+    team.clock_in(authed(
+        &app.admin_token,
+        clock_in("tarm-1", pb::StaffRole::Tarm, false),
+    ))
+    .await
+    .unwrap();
     let on_call = team
-        .clock_in(authed(&app.admin_token, clock_in("med-2", pb::StaffRole::Physician, true)))
+        .clock_in(authed(
+            &app.admin_token,
+            clock_in("med-2", pb::StaffRole::Physician, true),
+        ))
         .await
         .unwrap()
         .into_inner();
     assert!(on_call.reachable_only);
 
     let on_duty = team
-        .on_duty(authed(&app.wall_token, pb::OnDutyRequest { central_id: BH.into() }))
+        .on_duty(authed(
+            &app.wall_token,
+            pb::OnDutyRequest {
+                central_id: BH.into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -60,50 +90,109 @@ async fn staff_clock_in_and_out(backend: TestBackend) {
     assert_eq!(on_duty.len(), 3);
 
     let out = team
-        .clock_out(authed(&physician, pb::ClockOutRequest { presence_id: first.presence_id.clone(), at: None }))
+        .clock_out(authed(
+            &physician,
+            pb::ClockOutRequest {
+                presence_id: first.presence_id.clone(),
+                at: None,
+            },
+        ))
         .await
         .unwrap()
         .into_inner();
     assert!(out.ended_at.is_some());
     let on_duty = team
-        .on_duty(authed(&app.wall_token, pb::OnDutyRequest { central_id: BH.into() }))
+        .on_duty(authed(
+            &app.wall_token,
+            pb::OnDutyRequest {
+                central_id: BH.into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner()
         .presences;
     assert_eq!(on_duty.len(), 2);
-    let stored = app.store.presence(&first.presence_id).await.unwrap().unwrap();
+    let stored = app
+        .store
+        .presence(&first.presence_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.role, samu_domain::StaffRole::Physician);
     assert!(stored.ended_at.is_some());
 
     // Bad input and wrong roles.
     let future = ts(chrono::Utc::now() + chrono::TimeDelta::hours(1));
     let status = team
-        .clock_in(authed(&physician, pb::ClockInRequest { at: Some(future), ..clock_in("med-3", pb::StaffRole::Physician, false) }))
+        .clock_in(authed(
+            &physician,
+            pb::ClockInRequest {
+                at: Some(future),
+                ..clock_in("med-3", pb::StaffRole::Physician, false)
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().starts_with("at"), "{status}");
-    let status = team.clock_in(authed(&physician, clock_in("med-3", pb::StaffRole::Unspecified, false))).await.unwrap_err();
+    let status = team
+        .clock_in(authed(
+            &physician,
+            clock_in("med-3", pb::StaffRole::Unspecified, false),
+        ))
+        .await
+        .unwrap_err();
     assert!(status.message().starts_with("role"), "{status}");
     let status = team
-        .clock_in(authed(&physician, pb::ClockInRequest { central_id: "3170107".into(), ..clock_in("med-3", pb::StaffRole::Physician, false) }))
+        .clock_in(authed(
+            &physician,
+            pb::ClockInRequest {
+                central_id: "3170107".into(),
+                ..clock_in("med-3", pb::StaffRole::Physician, false)
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     let before = ts(chrono::Utc::now() - chrono::TimeDelta::hours(2));
-    let tarm_presence = team.clock_in(authed(&app.admin_token, clock_in("tarm-1", pb::StaffRole::Tarm, false))).await.unwrap().into_inner();
+    let tarm_presence = team
+        .clock_in(authed(
+            &app.admin_token,
+            clock_in("tarm-1", pb::StaffRole::Tarm, false),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     let status = team
-        .clock_out(authed(&app.admin_token, pb::ClockOutRequest { presence_id: tarm_presence.presence_id, at: Some(before) }))
+        .clock_out(authed(
+            &app.admin_token,
+            pb::ClockOutRequest {
+                presence_id: tarm_presence.presence_id,
+                at: Some(before),
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let status = team
-        .clock_out(authed(&app.admin_token, pb::ClockOutRequest { presence_id: "nope".into(), at: None }))
+        .clock_out(authed(
+            &app.admin_token,
+            pb::ClockOutRequest {
+                presence_id: "nope".into(),
+                at: None,
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    let status = team.clock_in(authed(&app.wall_token, clock_in("x", pb::StaffRole::Tarm, false))).await.unwrap_err();
+    let status = team
+        .clock_in(authed(
+            &app.wall_token,
+            clock_in("x", pb::StaffRole::Tarm, false),
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let _ = Role::Wall;
 }

@@ -20,7 +20,11 @@ pub enum StaffRole {
 
 impl StaffRole {
     /// Every role, in a fixed order.
-    pub const ALL: [StaffRole; 3] = [StaffRole::Physician, StaffRole::Tarm, StaffRole::RadioOperator];
+    pub const ALL: [StaffRole; 3] = [
+        StaffRole::Physician,
+        StaffRole::Tarm,
+        StaffRole::RadioOperator,
+    ];
 
     /// Storage name.
     pub fn as_str(self) -> &'static str {

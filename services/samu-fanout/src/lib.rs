@@ -30,7 +30,9 @@ pub struct FanoutConfig {
 
 impl Default for FanoutConfig {
     fn default() -> Self {
-        Self { channel: "samu:fleet".into() }
+        Self {
+            channel: "samu:fleet".into(),
+        }
     }
 }
 
@@ -44,12 +46,29 @@ struct Envelope {
 
 /// Starts publishing and subscribing; both tasks stop on `shutdown` and
 /// reconnect with backoff while Redis is away.
-pub fn start(client: redis::Client, config: FanoutConfig, central: Central, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+pub fn start(
+    client: redis::Client,
+    config: FanoutConfig,
+    central: Central,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
     let instance = uuid::Uuid::new_v4().to_string();
     tracing::info!(%instance, channel = %config.channel, "Redis fan-out on");
     vec![
-        tokio::spawn(publish(client.clone(), config.channel.clone(), instance.clone(), central.clone(), shutdown.clone())),
-        tokio::spawn(subscribe(client, config.channel, instance, central, shutdown)),
+        tokio::spawn(publish(
+            client.clone(),
+            config.channel.clone(),
+            instance.clone(),
+            central.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(subscribe(
+            client,
+            config.channel,
+            instance,
+            central,
+            shutdown,
+        )),
     ]
 }
 
@@ -57,7 +76,13 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
 }
 
-async fn publish(client: redis::Client, channel: String, instance: String, central: Central, shutdown: CancellationToken) {
+async fn publish(
+    client: redis::Client,
+    channel: String,
+    instance: String,
+    central: Central,
+    shutdown: CancellationToken,
+) {
     let mut changes = central.subscribe_local();
     let mut attempt = 0;
     'connect: loop {
@@ -91,7 +116,10 @@ async fn publish(client: redis::Client, channel: String, instance: String, centr
                 }
                 Err(RecvError::Closed) => return,
             };
-            let payload = match serde_json::to_string(&Envelope { instance: instance.clone(), event }) {
+            let payload = match serde_json::to_string(&Envelope {
+                instance: instance.clone(),
+                event,
+            }) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot encode a fleet event");
@@ -108,7 +136,13 @@ async fn publish(client: redis::Client, channel: String, instance: String, centr
     }
 }
 
-async fn subscribe(client: redis::Client, channel: String, instance: String, central: Central, shutdown: CancellationToken) {
+async fn subscribe(
+    client: redis::Client,
+    channel: String,
+    instance: String,
+    central: Central,
+    shutdown: CancellationToken,
+) {
     let mut attempt = 0;
     loop {
         let session = async {

@@ -114,7 +114,10 @@ impl pb::admin_server::Admin for AdminService {
             .programmed_monthly_centavos
             .map(|v| {
                 i64::try_from(v).map_err(|_| {
-                    invalid(&ValidationError::new("programmed_monthly_centavos", "is too large"))
+                    invalid(&ValidationError::new(
+                        "programmed_monthly_centavos",
+                        "is too large",
+                    ))
                 })
             })
             .transpose()?;

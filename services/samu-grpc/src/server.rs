@@ -10,7 +10,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
-use crate::{admin::AdminService, fleet::FleetService, team::TeamService, telemetry::TelemetryService};
+use crate::{
+    admin::AdminService, fleet::FleetService, team::TeamService, telemetry::TelemetryService,
+};
 
 /// Limits of the gRPC server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,7 +76,8 @@ pub async fn serve(
     .max_decoding_message_size(max);
     let fleet = pb::fleet_server::FleetServer::new(FleetService::new(central.clone()))
         .max_decoding_message_size(max);
-    let team = pb::team_server::TeamServer::new(TeamService::new(central.clone())).max_decoding_message_size(max);
+    let team = pb::team_server::TeamServer::new(TeamService::new(central.clone()))
+        .max_decoding_message_size(max);
     let admin = pb::admin_server::AdminServer::new(AdminService::new(central))
         .max_decoding_message_size(max);
 

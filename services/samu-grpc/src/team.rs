@@ -35,11 +35,23 @@ fn staff_role(raw: i32) -> Result<StaffRole, ValidationError> {
     pb::StaffRole::try_from(raw)
         .ok()
         .and_then(|p| ROLE_TABLE.iter().find(|(w, _)| *w == p).map(|(_, d)| *d))
-        .ok_or_else(|| ValidationError::new("role", if raw == 0 { "is required".to_owned() } else { format!("{raw} is not a staff role") }))
+        .ok_or_else(|| {
+            ValidationError::new(
+                "role",
+                if raw == 0 {
+                    "is required".to_owned()
+                } else {
+                    format!("{raw} is not a staff role")
+                },
+            )
+        })
 }
 
 fn presence_pb(p: PresenceRow) -> pb::Presence {
-    let role = ROLE_TABLE.iter().find(|(_, d)| *d == p.role).map_or(pb::StaffRole::Unspecified, |(w, _)| *w);
+    let role = ROLE_TABLE
+        .iter()
+        .find(|(_, d)| *d == p.role)
+        .map_or(pb::StaffRole::Unspecified, |(w, _)| *w);
     pb::Presence {
         presence_id: p.id,
         central_id: p.central.to_string(),
@@ -53,7 +65,10 @@ fn presence_pb(p: PresenceRow) -> pb::Presence {
 
 #[tonic::async_trait]
 impl pb::team_server::Team for TeamService {
-    async fn clock_in(&self, request: Request<pb::ClockInRequest>) -> Result<Response<pb::Presence>, Status> {
+    async fn clock_in(
+        &self,
+        request: Request<pb::ClockInRequest>,
+    ) -> Result<Response<pb::Presence>, Status> {
         authorize(&self.central, request.metadata(), Rpc::ClockInOut)?;
         let r = request.into_inner();
         let (central, member, role, at) = (|| {
@@ -61,7 +76,9 @@ impl pb::team_server::Team for TeamService {
                 CentralId::parse("central_id", &r.central_id)?,
                 MemberId::parse("member_id", &r.member_id)?,
                 staff_role(r.role)?,
-                r.at.as_ref().map(|t| convert::time("at", Some(t))).transpose()?,
+                r.at.as_ref()
+                    .map(|t| convert::time("at", Some(t)))
+                    .transpose()?,
             ))
         })()
         .map_err(|e| invalid(&e))?;
@@ -73,24 +90,41 @@ impl pb::team_server::Team for TeamService {
         Ok(Response::new(presence_pb(presence)))
     }
 
-    async fn clock_out(&self, request: Request<pb::ClockOutRequest>) -> Result<Response<pb::Presence>, Status> {
+    async fn clock_out(
+        &self,
+        request: Request<pb::ClockOutRequest>,
+    ) -> Result<Response<pb::Presence>, Status> {
         authorize(&self.central, request.metadata(), Rpc::ClockInOut)?;
         let r = request.into_inner();
         if r.presence_id.trim().is_empty() {
             return Err(invalid(&ValidationError::new("presence_id", "is required")));
         }
-        let at = r.at.as_ref().map(|t| convert::time("at", Some(t))).transpose().map_err(|e| invalid(&e))?;
-        let presence = self.central.clock_out(r.presence_id.trim(), at).await.map_err(|e| from_registry(&e))?;
+        let at =
+            r.at.as_ref()
+                .map(|t| convert::time("at", Some(t)))
+                .transpose()
+                .map_err(|e| invalid(&e))?;
+        let presence = self
+            .central
+            .clock_out(r.presence_id.trim(), at)
+            .await
+            .map_err(|e| from_registry(&e))?;
         Ok(Response::new(presence_pb(presence)))
     }
 
-    async fn on_duty(&self, request: Request<pb::OnDutyRequest>) -> Result<Response<pb::OnDutyResponse>, Status> {
+    async fn on_duty(
+        &self,
+        request: Request<pb::OnDutyRequest>,
+    ) -> Result<Response<pb::OnDutyResponse>, Status> {
         authorize(&self.central, request.metadata(), Rpc::OnDuty)?;
-        let central = CentralId::parse("central_id", &request.get_ref().central_id).map_err(|e| invalid(&e))?;
+        let central = CentralId::parse("central_id", &request.get_ref().central_id)
+            .map_err(|e| invalid(&e))?;
         let presences = self.central.store().on_duty(&central).await.map_err(|e| {
             tracing::error!(error = %e, "store failure listing the team on duty");
             Status::internal("the store failed; see the server log")
         })?;
-        Ok(Response::new(pb::OnDutyResponse { presences: presences.into_iter().map(presence_pb).collect() }))
+        Ok(Response::new(pb::OnDutyResponse {
+            presences: presences.into_iter().map(presence_pb).collect(),
+        }))
     }
 }

@@ -3,12 +3,16 @@
 //!
 //! # Layout
 //! - [`router`]: routes and shared state.
+//! - [`reports`]: the monthly report download.
 //! - [`wall`]: the wall feed (snapshot, coalesced deltas, resync, pings).
+//! - [`assets`]: the wall page (`dashboard/dist`, embedded at compile time).
 //! - [`telemetry`]: the Prometheus recorder.
 //! - [`error`]: JSON error bodies.
 #![forbid(unsafe_code)]
 
+pub mod assets;
 pub mod error;
+pub mod reports;
 pub mod router;
 pub mod telemetry;
 pub mod wall;

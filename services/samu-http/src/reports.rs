@@ -45,31 +45,53 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let who = credential(&state, &headers, params.token.as_deref())?;
     if !matches!(who.role, Role::Manager | Role::Admin) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("the {} role may not download reports", who.role)));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("the {} role may not download reports", who.role),
+        ));
     }
     let central = CentralId::parse("central", &central)?;
-    let (month, extension) = file
-        .rsplit_once('.')
-        .ok_or_else(|| ValidationError::new("file", "expected YYYY-MM.csv, YYYY-MM.xlsx or YYYY-MM.pdf"))?;
-    let month = YearMonth::parse(month).map_err(|e| ValidationError::new("month", e.to_string()))?;
-    let format = samu_report::Format::parse(extension).map_err(|e| ValidationError::new("format", e.message))?;
-    let report = monthly_report(state.central.store(), &central, month).await.map_err(|e| match e {
-        ReportingError::UnknownCentral(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-        other => {
-            tracing::error!(error = %other, "report failed");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the report could not be computed; see the server log")
-        }
+    let (month, extension) = file.rsplit_once('.').ok_or_else(|| {
+        ValidationError::new("file", "expected YYYY-MM.csv, YYYY-MM.xlsx or YYYY-MM.pdf")
     })?;
+    let month =
+        YearMonth::parse(month).map_err(|e| ValidationError::new("month", e.to_string()))?;
+    let format = samu_report::Format::parse(extension)
+        .map_err(|e| ValidationError::new("format", e.message))?;
+    let report = monthly_report(state.central.store(), &central, month)
+        .await
+        .map_err(|e| match e {
+            ReportingError::UnknownCentral(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+            }
+            other => {
+                tracing::error!(error = %other, "report failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the report could not be computed; see the server log",
+                )
+            }
+        })?;
     let bytes = samu_report::render(&report, format).map_err(|e| {
         tracing::error!(error = %e, "report rendering failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the report could not be rendered")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the report could not be rendered",
+        )
     })?;
     tracing::info!(central = %central, month = %file, credential = %who.id, "report downloaded");
-    let name = format!("relatorio-{central}-{}.{}", &file[..file.len() - extension.len() - 1], format.extension());
+    let name = format!(
+        "relatorio-{central}-{}.{}",
+        &file[..file.len() - extension.len() - 1],
+        format.extension()
+    );
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         bytes,
     )

@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::{
     extract::{Query, State, WebSocketUpgrade},
     http::{header, HeaderMap, StatusCode},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
     Json, Router,
 };
@@ -46,17 +46,18 @@ pub struct HttpState {
     pub prometheus: PrometheusHandle,
 }
 
-/// The wall page, built from `dashboard/`.
-const WALL_PAGE: &str = include_str!("../../../dashboard/index.html");
-
 /// Every route.
 pub fn router(state: HttpState) -> Router {
     Router::new()
-        .route("/", get(|| async { Html(WALL_PAGE) }))
+        .merge(crate::assets::routes())
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/ws/wall", get(ws_wall))
+        .route(
+            "/api/reports/{central}/{file}",
+            get(crate::reports::download),
+        )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such path") })
         .with_state(state)
 }

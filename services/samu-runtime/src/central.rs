@@ -192,8 +192,15 @@ impl Central {
                 .map(|u| (u.record.id.clone(), UnitView::from(u)))
                 .collect()
         });
-        let remote = self.inner.remote_views.read().unwrap_or_else(|e| e.into_inner());
-        for view in remote.values().filter(|v| central.is_none_or(|c| &v.central == c)) {
+        let remote = self
+            .inner
+            .remote_views
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        for view in remote
+            .values()
+            .filter(|v| central.is_none_or(|c| &v.central == c))
+        {
             match views.get(&view.id) {
                 Some(local) if local.updated_at >= view.updated_at => {}
                 _ => {
@@ -241,8 +248,15 @@ impl Central {
     pub fn apply_remote(&self, event: FleetEvent) {
         let FleetEvent::Unit(view) = &event;
         {
-            let mut remote = self.inner.remote_views.write().unwrap_or_else(|e| e.into_inner());
-            if remote.get(&view.id).is_some_and(|known| known.updated_at > view.updated_at) {
+            let mut remote = self
+                .inner
+                .remote_views
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if remote
+                .get(&view.id)
+                .is_some_and(|known| known.updated_at > view.updated_at)
+            {
                 return;
             }
             remote.insert(view.id.clone(), view.clone());

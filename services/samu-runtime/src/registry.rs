@@ -62,7 +62,9 @@ impl Central {
                 .or(current.map(|c| c.programmed_monthly_centavos))
                 .unwrap_or(0),
         };
-        store.put_central_settings(central, &row, samu_domain::time::now()).await?;
+        store
+            .put_central_settings(central, &row, samu_domain::time::now())
+            .await?;
         Ok(())
     }
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use samu_domain::CentralId;
 use samu_indicators::{
-    team_days, unit_days, Brl, CentralSettings, LocalDay, MonthlyIndicators, Presence, UnitHistory, YearMonth,
+    team_days, unit_days, Brl, CentralSettings, LocalDay, MonthlyIndicators, Presence, UnitHistory,
+    YearMonth,
 };
 use samu_report::{CentralInfo, MonthlyReport};
 use samu_store::{CentralRow, Store, StoreError};
@@ -52,20 +53,35 @@ pub struct CentralContext {
 /// # Errors
 /// Unknown central, invalid stored settings, or a store failure.
 pub async fn context(store: &Store, id: &CentralId) -> Result<CentralContext, ReportingError> {
-    let central = store.central(id).await?.ok_or_else(|| ReportingError::UnknownCentral(id.clone()))?;
+    let central = store
+        .central(id)
+        .await?
+        .ok_or_else(|| ReportingError::UnknownCentral(id.clone()))?;
     let stored = store.central_settings(id).await?;
-    let bad = |message: String| ReportingError::BadSettings { central: id.clone(), message };
+    let bad = |message: String| ReportingError::BadSettings {
+        central: id.clone(),
+        message,
+    };
     let settings = match stored.as_ref().and_then(|s| s.settings.as_deref()) {
-        Some(json) => serde_json::from_str::<CentralSettings>(json).map_err(|e| bad(e.to_string()))?,
+        Some(json) => {
+            serde_json::from_str::<CentralSettings>(json).map_err(|e| bad(e.to_string()))?
+        }
         None => {
             let mut defaults = CentralSettings::for_population(central.population);
-            defaults.time_zone = central.time_zone.parse().map_err(|_| bad(format!("time zone {:?}", central.time_zone)))?;
+            defaults.time_zone = central
+                .time_zone
+                .parse()
+                .map_err(|_| bad(format!("time zone {:?}", central.time_zone)))?;
             defaults
         }
     };
     settings.validate().map_err(|e| bad(e.to_string()))?;
     let programmed = Brl(stored.map_or(0, |s| s.programmed_monthly_centavos));
-    Ok(CentralContext { central, settings, programmed })
+    Ok(CentralContext {
+        central,
+        settings,
+        programmed,
+    })
 }
 
 async fn inputs(
@@ -90,7 +106,13 @@ async fn inputs(
         .presences_between(&ctx.central.id, from, to)
         .await?
         .into_iter()
-        .map(|p| Presence { member: p.member, role: p.role, from: p.started_at, to: p.ended_at, reachable_only: p.reachable_only })
+        .map(|p| Presence {
+            member: p.member,
+            role: p.role,
+            from: p.started_at,
+            to: p.ended_at,
+            reachable_only: p.reachable_only,
+        })
         .collect();
     Ok((units, presences))
 }
@@ -100,7 +122,12 @@ async fn inputs(
 ///
 /// # Errors
 /// A store failure.
-pub async fn compute_days(store: &Store, ctx: &CentralContext, first: NaiveDate, last: NaiveDate) -> Result<usize, ReportingError> {
+pub async fn compute_days(
+    store: &Store,
+    ctx: &CentralContext,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<usize, ReportingError> {
     if last < first {
         return Ok(0);
     }
@@ -108,11 +135,23 @@ pub async fn compute_days(store: &Store, ctx: &CentralContext, first: NaiveDate,
     let (from, to) = (LocalDay::new(tz, first).start, LocalDay::new(tz, last).end);
     let (units, presences) = inputs(store, ctx, from, to).await?;
     let dates: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
-    let unit_rows: Vec<_> = units.iter().flat_map(|u| unit_days(u, &ctx.settings, dates.iter().copied())).collect();
-    let team_rows = team_days(&presences, &ctx.settings.minimum_team, tz, dates.iter().copied());
+    let unit_rows: Vec<_> = units
+        .iter()
+        .flat_map(|u| unit_days(u, &ctx.settings, dates.iter().copied()))
+        .collect();
+    let team_rows = team_days(
+        &presences,
+        &ctx.settings.minimum_team,
+        tz,
+        dates.iter().copied(),
+    );
     let now = samu_domain::time::now();
-    store.upsert_unit_days(&ctx.central.id, &unit_rows, now).await?;
-    store.upsert_team_days(&ctx.central.id, &team_rows, now).await?;
+    store
+        .upsert_unit_days(&ctx.central.id, &unit_rows, now)
+        .await?;
+    store
+        .upsert_team_days(&ctx.central.id, &team_rows, now)
+        .await?;
     Ok(dates.len())
 }
 
@@ -121,17 +160,33 @@ pub async fn compute_days(store: &Store, ctx: &CentralContext, first: NaiveDate,
 ///
 /// # Errors
 /// Unknown central, invalid settings, or a store failure.
-pub async fn monthly_report(store: &Store, id: &CentralId, month: YearMonth) -> Result<MonthlyReport, ReportingError> {
+pub async fn monthly_report(
+    store: &Store,
+    id: &CentralId,
+    month: YearMonth,
+) -> Result<MonthlyReport, ReportingError> {
     let ctx = context(store, id).await?;
     let tz = ctx.settings.time_zone;
-    let (from, to) = (LocalDay::new(tz, month.first_day()).start, LocalDay::new(tz, month.last_day()).end);
+    let (from, to) = (
+        LocalDay::new(tz, month.first_day()).start,
+        LocalDay::new(tz, month.last_day()).end,
+    );
     let (units, presences) = inputs(store, &ctx, from, to).await?;
-    let indicators = MonthlyIndicators::compute(&ctx.settings, month, &units, &presences, ctx.programmed);
+    let indicators =
+        MonthlyIndicators::compute(&ctx.settings, month, &units, &presences, ctx.programmed);
     let now = samu_domain::time::now();
-    store.upsert_unit_days(id, &indicators.unit_days, now).await?;
-    store.upsert_team_days(id, &indicators.team_days, now).await?;
+    store
+        .upsert_unit_days(id, &indicators.unit_days, now)
+        .await?;
+    store
+        .upsert_team_days(id, &indicators.team_days, now)
+        .await?;
     Ok(MonthlyReport {
-        central: CentralInfo { id: ctx.central.id.clone(), name: ctx.central.name.clone(), population: ctx.central.population },
+        central: CentralInfo {
+            id: ctx.central.id.clone(),
+            name: ctx.central.name.clone(),
+            population: ctx.central.population,
+        },
         settings: ctx.settings,
         indicators,
         response_times: Vec::new(),
@@ -161,7 +216,11 @@ pub async fn catch_up(store: &Store, now: DateTime<Utc>) -> Result<usize, Report
             Err(e) => return Err(e),
         };
         let tz = ctx.settings.time_zone;
-        let yesterday = now.with_timezone(&tz).date_naive().pred_opt().expect("a representable date");
+        let yesterday = now
+            .with_timezone(&tz)
+            .date_naive()
+            .pred_opt()
+            .expect("a representable date");
         let first = match store.last_computed_day(&central.id).await? {
             Some(last) => last.succ_opt().expect("a representable date"),
             None => {

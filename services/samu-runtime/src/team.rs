@@ -13,10 +13,16 @@ const MAX_PAST: TimeDelta = TimeDelta::hours(24);
 
 fn check_time(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ValidationError> {
     if at > now + MAX_FUTURE {
-        return Err(ValidationError::new(field, "is more than 5 minutes in the future"));
+        return Err(ValidationError::new(
+            field,
+            "is more than 5 minutes in the future",
+        ));
     }
     if at < now - MAX_PAST {
-        return Err(ValidationError::new(field, "is more than 24 hours in the past"));
+        return Err(ValidationError::new(
+            field,
+            "is more than 24 hours in the past",
+        ));
     }
     Ok(())
 }
@@ -43,7 +49,10 @@ impl Central {
                 message: format!("unknown central {central}"),
             });
         }
-        let presence = self.store().clock_in(central, member, role, reachable_only, at, now).await?;
+        let presence = self
+            .store()
+            .clock_in(central, member, role, reachable_only, at, now)
+            .await?;
         tracing::info!(central = %central, role = %role, reachable_only, "staff clocked in");
         Ok(presence)
     }
@@ -53,7 +62,11 @@ impl Central {
     /// # Errors
     /// Unknown presence, a time before the clock-in or too far off, or a
     /// store failure.
-    pub async fn clock_out(&self, presence: &str, at: Option<DateTime<Utc>>) -> Result<PresenceRow, RegistryError> {
+    pub async fn clock_out(
+        &self,
+        presence: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<PresenceRow, RegistryError> {
         let now = samu_domain::time::now();
         let at = at.unwrap_or(now);
         check_time("at", at, now)?;

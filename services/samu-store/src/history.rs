@@ -275,7 +275,11 @@ impl Store {
         .bind(ms(to))
         .fetch_all(self.pool())
         .await?;
-        before.iter().chain(&inside).map(|r| event_from_row(unit, r)).collect()
+        before
+            .iter()
+            .chain(&inside)
+            .map(|r| event_from_row(unit, r))
+            .collect()
     }
 
     /// A unit's stored track, by fix time.

@@ -26,11 +26,17 @@ fn date_str(d: NaiveDate) -> String {
 }
 
 fn parse_date(table: &'static str, raw: &str) -> Result<NaiveDate, StoreError> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|e| StoreError::Corrupt { table, message: format!("day {raw:?}: {e}") })
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|e| StoreError::Corrupt {
+        table,
+        message: format!("day {raw:?}: {e}"),
+    })
 }
 
 fn json_err(table: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
-    move |e| StoreError::Corrupt { table, message: e.to_string() }
+    move |e| StoreError::Corrupt {
+        table,
+        message: e.to_string(),
+    }
 }
 
 impl Store {
@@ -38,7 +44,10 @@ impl Store {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn central_settings(&self, central: &CentralId) -> Result<Option<SettingsRow>, StoreError> {
+    pub async fn central_settings(
+        &self,
+        central: &CentralId,
+    ) -> Result<Option<SettingsRow>, StoreError> {
         let row = sqlx::query("SELECT settings, programmed_monthly_centavos FROM central_settings WHERE central_id = $1")
             .bind(central.as_str())
             .fetch_optional(self.pool())
@@ -81,7 +90,12 @@ impl Store {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn upsert_unit_days(&self, central: &CentralId, days: &[UnitDay], now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn upsert_unit_days(
+        &self,
+        central: &CentralId,
+        days: &[UnitDay],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         for chunk in days.chunks(400) {
             let sql = format!(
@@ -116,7 +130,12 @@ impl Store {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn upsert_team_days(&self, central: &CentralId, days: &[TeamDay], now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn upsert_team_days(
+        &self,
+        central: &CentralId,
+        days: &[TeamDay],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         for d in days {
             sqlx::query(
@@ -143,7 +162,12 @@ impl Store {
     ///
     /// # Errors
     /// A database failure or a corrupt row.
-    pub async fn unit_days(&self, central: &CentralId, from: NaiveDate, to: NaiveDate) -> Result<Vec<UnitDay>, StoreError> {
+    pub async fn unit_days(
+        &self,
+        central: &CentralId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UnitDay>, StoreError> {
         const T: &str = "unit_days";
         let rows = sqlx::query(
             "SELECT unit_id, day, unit_type, day_ms, in_operation_ms, counted_out_ms, out_ms, in_operation \
@@ -159,7 +183,8 @@ impl Store {
                 let out: String = r.try_get("out_ms")?;
                 Ok(UnitDay {
                     unit: UnitId::parse("unit_id", r.try_get("unit_id")?).map_err(corrupt(T))?,
-                    unit_type: UnitType::parse("unit_type", r.try_get("unit_type")?).map_err(corrupt(T))?,
+                    unit_type: UnitType::parse("unit_type", r.try_get("unit_type")?)
+                        .map_err(corrupt(T))?,
                     date: parse_date(T, r.try_get("day")?)?,
                     day_ms: r.try_get("day_ms")?,
                     in_operation_ms: r.try_get("in_operation_ms")?,
@@ -175,7 +200,12 @@ impl Store {
     ///
     /// # Errors
     /// A database failure or a corrupt row.
-    pub async fn team_days(&self, central: &CentralId, from: NaiveDate, to: NaiveDate) -> Result<Vec<TeamDay>, StoreError> {
+    pub async fn team_days(
+        &self,
+        central: &CentralId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<TeamDay>, StoreError> {
         const T: &str = "team_days";
         let rows = sqlx::query(
             "SELECT day, day_ms, covered, short_ms, gaps FROM team_days \
@@ -204,12 +234,16 @@ impl Store {
     ///
     /// # Errors
     /// A database failure or a corrupt row.
-    pub async fn last_computed_day(&self, central: &CentralId) -> Result<Option<NaiveDate>, StoreError> {
-        let day: Option<String> = sqlx::query("SELECT MAX(day) AS day FROM team_days WHERE central_id = $1")
-            .bind(central.as_str())
-            .fetch_one(self.pool())
-            .await?
-            .try_get("day")?;
+    pub async fn last_computed_day(
+        &self,
+        central: &CentralId,
+    ) -> Result<Option<NaiveDate>, StoreError> {
+        let day: Option<String> =
+            sqlx::query("SELECT MAX(day) AS day FROM team_days WHERE central_id = $1")
+                .bind(central.as_str())
+                .fetch_one(self.pool())
+                .await?
+                .try_get("day")?;
         day.map(|d| parse_date("team_days", &d)).transpose()
     }
 }

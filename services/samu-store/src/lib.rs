@@ -202,7 +202,13 @@ mod tests {
     fn every_migration_file_is_embedded() {
         let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "sql")
+            })
             .count();
         assert_eq!(super::MIGRATOR.iter().count(), files);
     }

@@ -30,7 +30,8 @@ pub struct PresenceRow {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-const PRESENCE_COLUMNS: &str = "id, central_id, member_id, role, reachable_only, started_at, ended_at";
+const PRESENCE_COLUMNS: &str =
+    "id, central_id, member_id, role, reachable_only, started_at, ended_at";
 
 fn presence_from_row(r: &sqlx::any::AnyRow) -> Result<PresenceRow, StoreError> {
     const T: &str = "staff_presence";
@@ -41,7 +42,10 @@ fn presence_from_row(r: &sqlx::any::AnyRow) -> Result<PresenceRow, StoreError> {
         role: StaffRole::parse("role", r.try_get("role")?).map_err(corrupt(T))?,
         reachable_only: r.try_get::<i64, _>("reachable_only")? != 0,
         started_at: from_ms(T, r.try_get("started_at")?)?,
-        ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(|v| from_ms(T, v)).transpose()?,
+        ended_at: r
+            .try_get::<Option<i64>, _>("ended_at")?
+            .map(|v| from_ms(T, v))
+            .transpose()?,
     })
 }
 
@@ -104,10 +108,12 @@ impl Store {
     /// # Errors
     /// A database failure or a corrupt row.
     pub async fn presence(&self, id: &str) -> Result<Option<PresenceRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {PRESENCE_COLUMNS} FROM staff_presence WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {PRESENCE_COLUMNS} FROM staff_presence WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(|r| presence_from_row(&r)).transpose()
     }
 
@@ -115,7 +121,11 @@ impl Store {
     ///
     /// # Errors
     /// A database failure.
-    pub async fn clock_out(&self, id: &str, at: DateTime<Utc>) -> Result<Option<PresenceRow>, StoreError> {
+    pub async fn clock_out(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<PresenceRow>, StoreError> {
         sqlx::query("UPDATE staff_presence SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
             .bind(id)
             .bind(ms(at))
@@ -184,7 +194,9 @@ impl Store {
         let mut histories = Vec::with_capacity(rows.len());
         for row in &rows {
             let unit = unit_from_row(row)?;
-            let events = self.status_history_between(&unit.record.id, from, to).await?;
+            let events = self
+                .status_history_between(&unit.record.id, from, to)
+                .await?;
             histories.push((unit, events));
         }
         Ok(histories)
