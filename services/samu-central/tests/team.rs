@@ -89,6 +89,33 @@ async fn staff_clock_in_and_out(backend: TestBackend) {
         .presences;
     assert_eq!(on_duty.len(), 3);
 
+    // The wall shows the team on duty against the minimum of the shift
+    // (2.5 million people: 14 to 20 professionals); reachable-only never counts.
+    let figures = eventually("the team figure on the wall", || async {
+        let (mut wall, _) = tokio_tungstenite::connect_async(format!(
+            "ws://{}/ws/wall?token={}&central={BH}",
+            app.http_addr, app.wall_token
+        ))
+        .await
+        .ok()?;
+        let frame = futures::StreamExt::next(&mut wall).await?.ok()?;
+        let frame: serde_json::Value = serde_json::from_str(frame.to_text().ok()?).ok()?;
+        let team = frame["indicators"][BH]["team"].clone();
+        (team["on_duty"] == 2).then_some(frame["indicators"][BH].clone())
+    })
+    .await;
+    assert!(
+        [14, 20].contains(&figures["team"]["minimum"].as_u64().unwrap()),
+        "{figures}"
+    );
+    assert!(
+        figures["faltam"]
+            .as_str()
+            .unwrap()
+            .contains("rádio-operador"),
+        "{figures}"
+    );
+
     let out = team
         .clock_out(authed(
             &physician,

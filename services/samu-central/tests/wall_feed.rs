@@ -16,15 +16,32 @@ use tokio_tungstenite::tungstenite::Message;
 /// Every key path a wall frame may carry. Anything else fails the test:
 /// a field added to the feed must be added here, deliberately.
 const ALLOWED: &[&str] = &[
-    "type", "at", "units", "occurrences", "indicators",
-    "units[].id", "units[].central", "units[].type", "units[].label", "units[].status",
-    "units[].out_of_service_reason", "units[].lat", "units[].lon", "units[].heading",
-    "units[].crew_complete", "units[].fix_at", "units[].updated_at",
-    "occurrences[].id", "occurrences[].priority", "occurrences[].status", "occurrences[].opened_at",
-    "indicators.*", "indicators.*.team", "indicators.*.team.on_duty", "indicators.*.team.minimum",
-    "indicators.*.team.on_duty.*", "indicators.*.team.minimum.*", "indicators.*.team.shift",
-    "indicators.*.usb_in_operation", "indicators.*.usb_total", "indicators.*.usa_in_operation",
-    "indicators.*.usa_total", "indicators.*.out_of_service", "indicators.*.incomplete_crew",
+    "type",
+    "at",
+    "units",
+    "occurrences",
+    "indicators",
+    "units[].id",
+    "units[].central",
+    "units[].type",
+    "units[].label",
+    "units[].status",
+    "units[].out_of_service_reason",
+    "units[].lat",
+    "units[].lon",
+    "units[].heading",
+    "units[].crew_complete",
+    "units[].fix_at",
+    "units[].updated_at",
+    "occurrences[].id",
+    "occurrences[].priority",
+    "occurrences[].status",
+    "occurrences[].opened_at",
+    "indicators.*",
+    "indicators.*.team",
+    "indicators.*.team.on_duty",
+    "indicators.*.team.minimum",
+    "indicators.*.faltam",
 ];
 
 fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
@@ -32,8 +49,19 @@ fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
         Value::Object(map) => {
             for (k, v) in map {
                 // Indicator keys are central ids and role names: generalise them.
-                let key = if prefix == "indicators" || prefix.ends_with(".on_duty") || prefix.ends_with(".minimum") { "*" } else { k };
-                let path = if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
+                let key = if prefix == "indicators"
+                    || prefix.ends_with(".on_duty")
+                    || prefix.ends_with(".minimum")
+                {
+                    "*"
+                } else {
+                    k
+                };
+                let path = if prefix.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 out.insert(path.clone());
                 paths(v, &path, out);
             }
@@ -56,24 +84,32 @@ async fn every_frame_of_a_demo_run_stays_inside_the_allow_list() {
     config.demo.report_interval_ms = 200;
     config.demo.mean_idle_s = 2;
     config.demo.seed = Some(3);
-    let app = samu_central::app::Application::build(config, true).await.unwrap();
+    let app = samu_central::app::Application::build(config, true)
+        .await
+        .unwrap();
     let http = app.http_addr();
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
     let tokens_path = dir.join("demo-tokens.json");
     let tokens: Value = eventually("tokens", || async {
-        std::fs::read_to_string(&tokens_path).ok().and_then(|t| serde_json::from_str(&t).ok())
+        std::fs::read_to_string(&tokens_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
     })
     .await;
-    let (mut wall, _) =
-        tokio_tungstenite::connect_async(format!("ws://{http}/ws/wall?token={}", tokens["wall"].as_str().unwrap()))
-            .await
-            .unwrap();
+    let (mut wall, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{http}/ws/wall?token={}",
+        tokens["wall"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
     let mut seen = BTreeSet::new();
     let (mut frames, mut deltas) = (0, 0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
     while tokio::time::Instant::now() < deadline {
-        let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_secs(2), wall.next()).await else {
+        let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_secs(2), wall.next()).await
+        else {
             continue;
         };
         let frame: Value = serde_json::from_str(&text).unwrap();
@@ -81,9 +117,18 @@ async fn every_frame_of_a_demo_run_stays_inside_the_allow_list() {
         deltas += usize::from(frame["type"] == "delta");
         paths(&frame, "", &mut seen);
     }
-    assert!(frames > 10 && deltas > 5, "the demo produced traffic ({frames} frames)");
-    let outside: Vec<_> = seen.iter().filter(|p| !ALLOWED.contains(&p.as_str())).collect();
-    assert!(outside.is_empty(), "fields outside the allow-list: {outside:?}");
+    assert!(
+        frames > 10 && deltas > 5,
+        "the demo produced traffic ({frames} frames)"
+    );
+    let outside: Vec<_> = seen
+        .iter()
+        .filter(|p| !ALLOWED.contains(&p.as_str()))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "fields outside the allow-list: {outside:?}"
+    );
     shutdown.cancel();
     server.await.unwrap().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
@@ -100,20 +145,32 @@ async fn a_client_that_stops_reading_slows_neither_ingest_nor_other_walls() {
     app.seed_central().await;
     let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
     // The stuck wall: connected, never reads again.
-    let (_stuck, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/wall?token={}", app.http_addr, app.wall_token)).await.unwrap();
-    let (mut live, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/wall?token={}", app.http_addr, app.wall_token)).await.unwrap();
+    let (_stuck, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/wall?token={}",
+        app.http_addr, app.wall_token
+    ))
+    .await
+    .unwrap();
+    let (mut live, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/wall?token={}",
+        app.http_addr, app.wall_token
+    ))
+    .await
+    .unwrap();
     let mut v = app.vehicle(&token).await.unwrap();
     let base = chrono::Utc::now() - chrono::TimeDelta::minutes(20);
     let n = 500u64;
     for seq in 1..=n {
-        v.send("usb-1", seq, samu_proto::v1::vehicle_report::Body::Position(pb::Position {
-            fix_time: Some(ts(base + chrono::TimeDelta::seconds(seq as i64))),
-            latitude: -19.92 - 0.00002 * seq as f64,
-            longitude: -43.94,
-            ..Default::default()
-        }))
+        v.send(
+            "usb-1",
+            seq,
+            samu_proto::v1::vehicle_report::Body::Position(pb::Position {
+                fix_time: Some(ts(base + chrono::TimeDelta::seconds(seq as i64))),
+                latitude: -19.92 - 0.00002 * seq as f64,
+                longitude: -43.94,
+                ..Default::default()
+            }),
+        )
         .await;
     }
     let mut acked = 0;
@@ -126,18 +183,26 @@ async fn a_client_that_stops_reading_slows_neither_ingest_nor_other_walls() {
     let last_lat = -19.92 - 0.00002 * n as f64;
     let mut latest = None;
     for _ in 0..2000 {
-        let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_secs(5), live.next()).await else {
+        let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_secs(5), live.next()).await
+        else {
             break;
         };
         let frame: Value = serde_json::from_str(&text).unwrap();
-        if let Some(u) = frame["units"].as_array().and_then(|u| u.iter().find(|u| u["id"] == "usb-1")) {
+        if let Some(u) = frame["units"]
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["id"] == "usb-1"))
+        {
             latest = u["lat"].as_f64();
             if latest.is_some_and(|lat| (lat - last_lat).abs() < 1e-9) {
                 break;
             }
         }
     }
-    assert!(latest.is_some_and(|lat| (lat - last_lat).abs() < 1e-9), "live wall ended at {latest:?}");
+    assert!(
+        latest.is_some_and(|lat| (lat - last_lat).abs() < 1e-9),
+        "live wall ended at {latest:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,8 +212,12 @@ async fn a_client_that_stops_answering_pings_is_closed() {
         c.http.wall.idle_timeout_s = 2;
     })
     .await;
-    let (mut wall, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/wall?token={}", app.http_addr, app.wall_token)).await.unwrap();
+    let (mut wall, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/wall?token={}",
+        app.http_addr, app.wall_token
+    ))
+    .await
+    .unwrap();
     let first = wall.next().await.unwrap().unwrap();
     assert!(matches!(first, Message::Text(_)), "the snapshot");
     // Silent for 4 s: the pings go unanswered (a client only answers when it reads).

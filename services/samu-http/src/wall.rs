@@ -70,6 +70,9 @@ pub enum WallFrame {
         units: Vec<UnitView>,
         /// Changed occurrences.
         occurrences: Vec<serde_json::Value>,
+        /// Changed running figures, by central (replace the snapshot's).
+        #[serde(skip_serializing_if = "serde_json::Map::is_empty", default)]
+        indicators: serde_json::Map<String, serde_json::Value>,
     },
 }
 
@@ -79,7 +82,11 @@ pub fn snapshot(central: &Central, filter: Option<&CentralId>) -> WallFrame {
         at: Utc::now(),
         units: central.unit_views(filter),
         occurrences: Vec::new(),
-        indicators: serde_json::Map::new(),
+        indicators: central
+            .running_figures()
+            .into_iter()
+            .filter(|(id, _)| filter.is_none_or(|c| c.as_str() == id))
+            .collect(),
     }
 }
 
@@ -128,6 +135,7 @@ async fn session(
         return End::SendFailed;
     }
     let mut pending: BTreeMap<UnitId, UnitView> = BTreeMap::new();
+    let mut pending_figures = serde_json::Map::new();
     let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ping = tokio::time::interval(Duration::from_secs(config.ping_s.max(1)));
@@ -148,21 +156,29 @@ async fn session(
                     }
                     None
                 }
+                Ok(FleetEvent::Indicators { central: id, figures }) => {
+                    if filter.is_none_or(|c| c == &id) {
+                        pending_figures.insert(id.to_string(), figures);
+                    }
+                    None
+                }
                 Err(RecvError::Lagged(missed)) => {
                     // Fell behind: the fresh snapshot replaces what was missed.
                     tracing::debug!(missed, "wall client lagged; resynchronising");
                     metrics::counter!("samu_wall_resyncs_total").increment(1);
                     pending.clear();
+                    pending_figures.clear();
                     Some(send(snapshot(central, filter)))
                 }
                 Err(RecvError::Closed) => return End::Shutdown,
             },
             _ = tick.tick() => {
-                if pending.is_empty() {
+                if pending.is_empty() && pending_figures.is_empty() {
                     None
                 } else {
                     let units = std::mem::take(&mut pending).into_values().collect();
-                    Some(send(WallFrame::Delta { at: Utc::now(), units, occurrences: Vec::new() }))
+                    let indicators = std::mem::take(&mut pending_figures);
+                    Some(send(WallFrame::Delta { at: Utc::now(), units, occurrences: Vec::new(), indicators }))
                 }
             }
             _ = ping.tick() => {

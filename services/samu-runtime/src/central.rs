@@ -43,6 +43,8 @@ pub struct RuntimeConfig {
     pub shutdown_grace_s: u64,
     /// How often the daily job looks for finished local days, in seconds.
     pub daily_job_s: u64,
+    /// How often the wall's running figures are refreshed, in seconds.
+    pub running_figures_s: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -55,6 +57,7 @@ impl Default for RuntimeConfig {
             feed_capacity: 16_384,
             shutdown_grace_s: 10,
             daily_job_s: 60,
+            running_figures_s: 10,
         }
     }
 }
@@ -79,6 +82,8 @@ pub(crate) struct Inner {
     pub(crate) local_feed: broadcast::Sender<FleetEvent>,
     /// The latest view of units that report to other instances, by id.
     pub(crate) remote_views: RwLock<HashMap<UnitId, UnitView>>,
+    /// Running figures per central, for the wall.
+    pub(crate) figures: RwLock<HashMap<CentralId, serde_json::Value>>,
     pub(crate) credentials: CredentialCache,
 }
 
@@ -137,6 +142,7 @@ impl Central {
                 feed,
                 local_feed,
                 remote_views: RwLock::default(),
+                figures: RwLock::default(),
                 credentials,
             }),
         };
@@ -155,6 +161,11 @@ impl Central {
             tokio::spawn(crate::reporting::daily_job(
                 central.inner.store.clone(),
                 Duration::from_secs(config.daily_job_s.max(1)),
+                shutdown.clone(),
+            )),
+            tokio::spawn(crate::running::refresh(
+                central.clone(),
+                Duration::from_secs(config.running_figures_s.max(1)),
                 shutdown.clone(),
             )),
             tokio::spawn(central.clone().refresh_credentials(
@@ -246,7 +257,18 @@ impl Central {
     /// Takes in a change made on another instance: remembered for snapshots
     /// and passed to this instance's walls. Older than what is known: ignored.
     pub fn apply_remote(&self, event: FleetEvent) {
-        let FleetEvent::Unit(view) = &event;
+        if let FleetEvent::Indicators { central, figures } = &event {
+            self.inner
+                .figures
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(central.clone(), figures.clone());
+            let _ = self.inner.feed.send(event);
+            return;
+        }
+        let FleetEvent::Unit(view) = &event else {
+            return;
+        };
         {
             let mut remote = self
                 .inner

@@ -62,4 +62,11 @@ impl From<&UnitState> for UnitView {
 pub enum FleetEvent {
     /// A unit's view changed (position, status, crew).
     Unit(UnitView),
+    /// A central's running figures changed (team on duty against minimum).
+    Indicators {
+        /// The central.
+        central: CentralId,
+        /// Its figures, as the wall shows them.
+        figures: serde_json::Value,
+    },
 }

@@ -14,6 +14,7 @@
 //! - [`auth`]: credential cache and token checks.
 //! - [`registry`]: admin operations that touch both store and fleet.
 //! - [`reporting`]: the daily job and the monthly report (indicators).
+//! - [`running`]: today's running figures for the wall.
 //! - [`team`]: clock-in and clock-out of the regulation room's staff.
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,7 @@ pub mod feed;
 pub mod ingest;
 pub mod registry;
 pub mod reporting;
+pub mod running;
 pub mod team;
 pub mod writer;
 

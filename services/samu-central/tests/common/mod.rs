@@ -53,6 +53,7 @@ pub fn test_config(db: &TestDatabase, data_dir: &std::path::Path) -> Config {
         ..Config::default()
     };
     config.runtime.signal_sweep_ms = 100;
+    config.runtime.running_figures_s = 1;
     config.http.wall.tick_ms = 50;
     config
 }
