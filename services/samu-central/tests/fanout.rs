@@ -3,28 +3,9 @@
 mod common;
 
 use common::*;
-use futures::StreamExt;
 use samu_proto::v1::{self as pb, ack::Kind};
 use samu_testkit::TestBackend;
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::Message;
-
-async fn frame(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame within 10 s")
-            .expect("socket open")
-            .expect("valid frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
@@ -58,7 +39,7 @@ async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
     ))
     .await
     .unwrap();
-    assert_eq!(frame(&mut wall_b).await["type"], "snapshot");
+    assert_eq!(next_frame(&mut wall_b).await["type"], "snapshot");
     // Let B's subscription settle before A publishes.
     eventually("B subscribed", || async {
         let metrics = reqwest::get(format!("{}/readyz", b.http_url)).await.ok()?;
@@ -80,7 +61,7 @@ async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
 
     let mut seen = None;
     for _ in 0..40 {
-        let f = frame(&mut wall_b).await;
+        let f = next_frame(&mut wall_b).await;
         if let Some(u) = f["units"].as_array().and_then(|units| {
             units
                 .iter()
@@ -102,7 +83,7 @@ async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
     ))
     .await
     .unwrap();
-    let snapshot = frame(&mut fresh).await;
+    let snapshot = next_frame(&mut fresh).await;
     let unit = snapshot["units"]
         .as_array()
         .unwrap()

@@ -3,11 +3,10 @@
 mod common;
 
 use common::*;
-use futures::StreamExt;
 use samu_proto::v1::{self as pb, ack::Kind};
 use samu_testkit::{backend_tests, TestBackend};
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 backend_tests! {
     health_readiness_and_metrics => health_readiness_and_metrics;
@@ -158,32 +157,12 @@ async fn grpc_health_and_reflection(backend: TestBackend) {
     }
 }
 
-async fn wall_socket(
-    app: &TestApp,
-    query: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn wall_socket(app: &TestApp, query: &str) -> WallSocket {
     let url = format!("ws://{}/ws/wall{query}", app.http_addr);
     let (socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("the wall connects");
     socket
-}
-
-async fn next_frame(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame within 10 s")
-            .expect("socket open")
-            .expect("valid frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("JSON frame");
-        }
-    }
 }
 
 async fn wall_gets_a_snapshot_then_deltas(backend: TestBackend) {
