@@ -78,6 +78,10 @@ else
     cargo clippy --workspace --all-targets --locked -- -D warnings
 fi
 
+# --- deploy files ------------------------------------------------------------
+samu_step "python3 deploy/check.py"
+python3 deploy/check.py
+
 # --- services ---------------------------------------------------------------
 samu_services_start || die "could not start the test PostgreSQL/Redis"
 
