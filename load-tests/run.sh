@@ -56,6 +56,9 @@ HTTP_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT $GRPC_PORT")
 CONFIG="$OUT/samu.toml"
 cat >"$CONFIG" <<TOML
 data_dir = "$OUT/data"
+[fleet]
+# Units parked after a phase stay dispatchable for the nearest comparison.
+no_signal_after_s = 86400
 # Every fix is kept, so the stored track can be counted against the acks.
 [fleet.track]
 min_interval_s = 0

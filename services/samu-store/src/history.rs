@@ -98,7 +98,11 @@ async fn insert_chunked<R>(
             "{head} VALUES {} {tail}",
             values_clause(chunk.len(), columns)
         );
-        let mut query = sqlx::query(&sql);
+        // Not a cached prepared statement: the same text runs with NULL in
+        // a column one time and a value the next, and PostgreSQL must type
+        // each execution's parameters afresh (a cached plan typed by an
+        // earlier NULL refused later values at 10 000 vehicles).
+        let mut query = sqlx::query(&sql).persistent(false);
         for row in chunk {
             query = bind(query, row);
         }

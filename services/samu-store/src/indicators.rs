@@ -106,7 +106,7 @@ impl Store {
                  in_operation = excluded.in_operation, computed_at = excluded.computed_at",
                 values_clause(chunk.len(), 10)
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).persistent(false);
             for d in chunk {
                 q = q
                     .bind(central.as_str().to_owned())

@@ -256,3 +256,35 @@ async fn credentials_issue_and_revoke(backend: TestBackend) {
     assert!(!store.revoke_credential("no-such-id", t0()).await.unwrap());
     assert_eq!(store.active_credentials().await.unwrap().len(), 1);
 }
+
+backend_tests! {
+    nulls_and_values_alternate_in_the_same_statement => nulls_and_values_alternate_in_the_same_statement;
+}
+
+/// A unit with no fix yet (NULL coordinates) and, in the next batch of the
+/// same shape, a unit with one: the same SQL text with other parameter
+/// types must still write (found by the 10 000-vehicle load run).
+async fn nulls_and_values_alternate_in_the_same_statement(backend: TestBackend) {
+    let (store, _db) = store(backend).await;
+    let record = seed(&store).await;
+    let mut fleet = FleetState::new(FleetConfig::default());
+    fleet.upsert_unit(record.clone(), t0());
+    let id = record.id.clone();
+    let mut without_fix = WriteBatch::default();
+    without_fix.live_states.insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
+    store.write_batch(&without_fix, t0()).await.unwrap();
+    let fix = Fix {
+        at: t0(),
+        point: GeoPoint::new("", -19.92, -43.94).unwrap(),
+        speed_mps: Some(1.0),
+        heading_deg: Some(2.0),
+        accuracy_m: Some(3.0),
+    };
+    fleet.apply_position(&id, 1, fix, t0()).unwrap();
+    let mut with_fix = WriteBatch::default();
+    with_fix.live_states.insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
+    for _ in 0..3 {
+        store.write_batch(&with_fix, t0()).await.unwrap();
+        store.write_batch(&without_fix, t0()).await.unwrap();
+    }
+}
