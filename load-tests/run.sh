@@ -90,7 +90,20 @@ TOKENS="$OUT/tokens.json"
 printf '{"admin": "%s", "wall": "%s"}\n' "$ADMIN" "$WALL" >"$TOKENS"
 start_server >/dev/null
 
+# Waits until the server's write queue is empty, so one phase's backlog
+# never runs into the next phase's measurements.
+drain() {
+    local i
+    for i in $(seq 1 600); do
+        curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" | grep -q '"write_backlog":0' && return 0
+        sleep 0.5
+        : "$i"
+    done
+    samu_warn "the write queue did not drain within 5 minutes"
+}
+
 load() {
+    drain
     "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
         --token-file "$TOKENS" --server-pid "$SERVER_PID" --database-url "$DB_URL" "$@"
 }
@@ -106,6 +119,7 @@ for run in $(seq 1 "$RUNS"); do
     load --vehicles 1000 --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
         --central-id 3199993 | tee -a "$OUT/compare-ours.jsonl"
     samu_step "run $run/$RUNS: peers (Redis GEO, PostGIS) and our nearest, same points"
+    drain
     "$BIN/samu-peers" --redis "$SAMU_TEST_REDIS_URL" --postgis "$PEERS_URL" \
         --grpc "http://127.0.0.1:$GRPC_PORT" --token-file "$TOKENS" --central-id 3199991 \
         --units "$VEHICLES" --clients 1000 --duration 10 | tee -a "$OUT/peers.jsonl"

@@ -106,11 +106,16 @@ async fn main() -> anyhow::Result<()> {
         let _: i64 = cmd.query_async(&mut conn).await?;
     }
     let ops = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    // One connection per client, like one stream per vehicle, all opened
+    // before the measured window starts (samu-load measures after its ramp).
+    let mut connections = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        connections.push(client.get_multiplexed_async_connection().await?);
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
     let mut writers = Vec::new();
-    for c in 0..args.clients {
-        // One connection per client, like one stream per vehicle.
-        let mut conn = client.get_multiplexed_async_connection().await?;
+    for (c, mut conn) in connections.into_iter().enumerate() {
         let (ops, key) = (ops.clone(), key.clone());
         let mine: Vec<(usize, (f64, f64))> = units
             .iter()
@@ -141,7 +146,6 @@ async fn main() -> anyhow::Result<()> {
             }
         }));
     }
-    let started = Instant::now();
     for w in writers {
         w.await?;
     }
