@@ -287,18 +287,7 @@ async fn bad_reports_are_rejected_by_field_and_change_nothing(backend: TestBacke
         &v.report("usb-1", 60, position(-19.9203, -43.94)).await,
         Kind::Applied
     ));
-    let unit = app
-        .fleet()
-        .await
-        .get_unit(authed(
-            &app.wall_token,
-            pb::GetUnitRequest {
-                unit_id: "usb-1".into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let unit = app.unit_state("usb-1").await;
     assert_eq!(unit.position.unwrap().latitude, -19.9203);
     let track = app.store.track(&"usb-1".parse_unit()).await.unwrap();
     assert!(track
@@ -361,18 +350,7 @@ async fn stream_level_errors_end_the_stream_with_a_status(backend: TestBackend) 
     assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
 
     // None of it changed the units.
-    let unit = app
-        .fleet()
-        .await
-        .get_unit(authed(
-            &app.wall_token,
-            pb::GetUnitRequest {
-                unit_id: "usb-b".into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let unit = app.unit_state("usb-b").await;
     assert!(unit.position.is_none());
     assert!(app
         .store
@@ -483,18 +461,7 @@ async fn resending_after_a_reconnect_stores_nothing_twice(backend: TestBackend) 
     assert_eq!(track.len(), 20, "each fix stored exactly once");
     let seqs: Vec<u64> = track.iter().map(|p| p.seq).collect();
     assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
-    let unit = app
-        .fleet()
-        .await
-        .get_unit(authed(
-            &app.wall_token,
-            pb::GetUnitRequest {
-                unit_id: "usb-1".into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let unit = app.unit_state("usb-1").await;
     assert!(
         (unit.position.unwrap().latitude - (-19.926)).abs() < 1e-9,
         "the newest fix wins"

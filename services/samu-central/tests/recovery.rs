@@ -13,18 +13,6 @@ backend_tests! {
     the_demo_seeds_69_units_and_drives_them_through_grpc => the_demo_seeds_69_units_and_drives_them_through_grpc;
 }
 
-async fn unit(app: &TestApp, id: &str) -> pb::UnitState {
-    app.fleet()
-        .await
-        .get_unit(authed(
-            &app.wall_token,
-            pb::GetUnitRequest { unit_id: id.into() },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 async fn a_restart_restores_the_hot_state(backend: TestBackend) {
     let app = TestApp::spawn(backend).await;
     app.seed_central().await;
@@ -39,11 +27,11 @@ async fn a_restart_restores_the_hot_state(backend: TestBackend) {
             .await,
         Kind::Applied
     ));
-    let before = unit(&app, "usa-1").await;
+    let before = app.unit_state("usa-1").await;
     drop(v);
 
     let app = app.restart().await;
-    let after = unit(&app, "usa-1").await;
+    let after = app.unit_state("usa-1").await;
     assert_eq!(after.status, pb::UnitStatus::AvailableAtBase as i32);
     assert_eq!(after.position, before.position);
     assert_eq!(after.fix_time, before.fix_time);
@@ -154,10 +142,10 @@ async fn silent_units_go_to_no_signal_and_back(backend: TestBackend) {
         Kind::Applied
     ));
     eventually("the unit loses its signal", || async {
-        (unit(&app, "usb-1").await.status == pb::UnitStatus::NoSignal as i32).then_some(())
+        (app.unit_state("usb-1").await.status == pb::UnitStatus::NoSignal as i32).then_some(())
     })
     .await;
-    let state = unit(&app, "usb-1").await;
+    let state = app.unit_state("usb-1").await;
     assert_eq!(state.apco_status, "UNKNOWN");
     let id = samu_domain::UnitId::parse("u", "usb-1").unwrap();
     let history = eventually("the no-signal event is stored", || {
@@ -180,7 +168,7 @@ async fn silent_units_go_to_no_signal_and_back(backend: TestBackend) {
         Kind::Applied
     ));
     assert_eq!(
-        unit(&app, "usb-1").await.status,
+        app.unit_state("usb-1").await.status,
         pb::UnitStatus::AvailableAtBase as i32
     );
 }

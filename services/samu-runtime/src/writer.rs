@@ -206,23 +206,71 @@ mod tests {
         let now = Utc::now();
         let central = CentralId::parse("c", "3106200").unwrap();
         store
-            .upsert_central(&CentralRow { id: central.clone(), name: "BH".into(), time_zone: "America/Sao_Paulo".into(), population: 1 }, now)
+            .upsert_central(
+                &CentralRow {
+                    id: central.clone(),
+                    name: "BH".into(),
+                    time_zone: "America/Sao_Paulo".into(),
+                    population: 1,
+                },
+                now,
+            )
             .await
             .unwrap();
-        let record = UnitRecord { id: UnitId::parse("u", "good").unwrap(), central, unit_type: UnitType::Usb, base: None, label: "G".into() };
-        store.upsert_unit(&UnitRow { record, habilitated_from: now, retired_at: None }).await.unwrap();
+        let record = UnitRecord {
+            id: UnitId::parse("u", "good").unwrap(),
+            central,
+            unit_type: UnitType::Usb,
+            base: None,
+            label: "G".into(),
+        };
+        store
+            .upsert_unit(&UnitRow {
+                record,
+                habilitated_from: now,
+                retired_at: None,
+            })
+            .await
+            .unwrap();
         let (tx, mut rx) = mpsc::channel(8);
-        let ack = |seq| Some((tx.clone(), Ack { seq, kind: AckKind::Applied }));
+        let ack = |seq| {
+            Some((
+                tx.clone(),
+                Ack {
+                    seq,
+                    kind: AckKind::Applied,
+                },
+            ))
+        };
         // The second report names a unit the store does not know: a foreign
         // key violation, every time.
         let mut items = vec![
-            WriteItem { status: Some(change("good")), ack: ack(1), ..WriteItem::default() },
-            WriteItem { status: Some(change("ghost")), ack: ack(2), ..WriteItem::default() },
+            WriteItem {
+                status: Some(change("good")),
+                ack: ack(1),
+                ..WriteItem::default()
+            },
+            WriteItem {
+                status: Some(change("ghost")),
+                ack: ack(2),
+                ..WriteItem::default()
+            },
         ];
         commit(&store, &mut items, &CancellationToken::new()).await;
-        assert_eq!(rx.try_recv().unwrap().seq, 1, "the good report is stored and acknowledged");
+        assert_eq!(
+            rx.try_recv().unwrap().seq,
+            1,
+            "the good report is stored and acknowledged"
+        );
         assert!(rx.try_recv().is_err(), "the bad one is not acknowledged");
-        assert_eq!(store.status_history(&UnitId::parse("u", "good").unwrap()).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .status_history(&UnitId::parse("u", "good").unwrap())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     samu_testkit::backend_tests! {

@@ -271,7 +271,9 @@ async fn nulls_and_values_alternate_in_the_same_statement(backend: TestBackend) 
     fleet.upsert_unit(record.clone(), t0());
     let id = record.id.clone();
     let mut without_fix = WriteBatch::default();
-    without_fix.live_states.insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
+    without_fix
+        .live_states
+        .insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
     store.write_batch(&without_fix, t0()).await.unwrap();
     let fix = Fix {
         at: t0(),
@@ -282,7 +284,9 @@ async fn nulls_and_values_alternate_in_the_same_statement(backend: TestBackend) 
     };
     fleet.apply_position(&id, 1, fix, t0()).unwrap();
     let mut with_fix = WriteBatch::default();
-    with_fix.live_states.insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
+    with_fix
+        .live_states
+        .insert(id.clone(), fleet.unit(&id).unwrap().snapshot());
     for _ in 0..3 {
         store.write_batch(&with_fix, t0()).await.unwrap();
         store.write_batch(&without_fix, t0()).await.unwrap();

@@ -210,6 +210,19 @@ impl TestApp {
             .token
     }
 
+    /// A unit's state, as the wall role reads it.
+    pub async fn unit_state(&self, id: &str) -> pb::UnitState {
+        self.fleet()
+            .await
+            .get_unit(authed(
+                &self.wall_token,
+                pb::GetUnitRequest { unit_id: id.into() },
+            ))
+            .await
+            .expect("the unit exists")
+            .into_inner()
+    }
+
     /// Opens a vehicle stream.
     pub async fn vehicle(&self, token: &str) -> Result<Vehicle, Status> {
         let (tx, rx) = mpsc::channel(1024);
