@@ -7,7 +7,7 @@
 # - Debian's Chromium (/usr/bin/chromium) and a font (fonts-dejavu-core), with
 #   apt-get, as root or via sudo;
 # - Node.js and npm, from Debian, only if the machine has no `node`;
-# - the page's node packages (dashboard/node_modules, `npm ci`), which bring
+# - the page's node packages (dashboard/node_modules, `npm install`), which bring
 #   playwright-core (it drives the system Chromium; no browser is downloaded).
 #
 # Idempotent, and fast when everything is there (a few file checks). The test
@@ -38,15 +38,19 @@ fi
     exit 1
 }
 
-# npm ci only when node_modules is absent or older than the lock file (npm
-# writes node_modules/.package-lock.json on every install).
+# Install only when node_modules is absent or older than the lock file (npm
+# writes node_modules/.package-lock.json on every install). `npm install`,
+# not `npm ci`: with this machine image's npmrc
+# (omit-lockfile-registry-resolved) npm ci refuses the lock's entries for
+# rollup's optional platform packages; npm install honours the lock and its
+# exact versions (package.json pins them too) and leaves it unchanged.
 dash="$REPO_ROOT/dashboard"
 stamp="$dash/node_modules/.package-lock.json"
 if [ ! -d "$dash/node_modules/playwright-core" ] || [ ! -f "$stamp" ] ||
     [ "$dash/package-lock.json" -nt "$stamp" ]; then
-    samu_step "installing the wall page's node packages (npm ci in dashboard/)"
-    (cd "$dash" && npm ci --no-audit --no-fund --loglevel=error) || {
-        samu_err "npm ci failed in dashboard/"
+    samu_step "installing the wall page's node packages (npm install in dashboard/)"
+    (cd "$dash" && npm install --no-audit --no-fund --loglevel=error) || {
+        samu_err "npm install failed in dashboard/"
         exit 1
     }
 fi
