@@ -19,47 +19,68 @@ pub enum AuthError {
     Invalid,
 }
 
-/// Active credentials by token hash. Authenticating a call is a hash and a
-/// map lookup; the map is replaced wholesale on refresh.
+/// Active credentials, indexed by token hash (to authenticate a call) and by
+/// id (every open stream checks its credential every few seconds, so that
+/// check must not scan the whole set). Both indexes live under one lock and
+/// are replaced wholesale on refresh.
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
-    by_hash: RwLock<HashMap<String, Credential>>,
+    index: RwLock<Index>,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    by_hash: HashMap<String, Credential>,
+    /// Credential id → token hash.
+    hash_of: HashMap<String, String>,
+}
+
+impl Index {
+    fn insert(&mut self, hash: String, credential: Credential) {
+        self.hash_of.insert(credential.id.clone(), hash.clone());
+        self.by_hash.insert(hash, credential);
+    }
 }
 
 impl CredentialCache {
     pub(crate) fn replace(&self, active: Vec<(String, Credential)>) {
-        let map = active.into_iter().collect();
-        *self.by_hash.write().unwrap_or_else(|e| e.into_inner()) = map;
+        let mut index = Index::default();
+        for (hash, credential) in active {
+            index.insert(hash, credential);
+        }
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
     }
 
     pub(crate) fn insert(&self, hash: String, credential: Credential) {
-        self.by_hash
+        self.index
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(hash, credential);
     }
 
     pub(crate) fn remove_id(&self, id: &str) {
-        self.by_hash
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, c| c.id != id);
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(hash) = index.hash_of.remove(id) {
+            index.by_hash.remove(&hash);
+        }
     }
 
     fn get(&self, hash: &str) -> Option<Credential> {
-        self.by_hash
+        self.index
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .by_hash
             .get(hash)
             .cloned()
     }
 
     fn contains_id(&self, id: &str) -> bool {
-        self.by_hash
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .any(|c| c.id == id && c.is_valid_at(Utc::now()))
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        index
+            .hash_of
+            .get(id)
+            .and_then(|hash| index.by_hash.get(hash))
+            .is_some_and(|c| c.is_valid_at(Utc::now()))
     }
 }
 
