@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "fleet.proto",
         "admin.proto",
         "team.proto",
+        "regulation.proto",
+        "accounts.proto",
     ]
     .map(|f| proto_root.join("samu/v1").join(f));
     for f in &files {

@@ -142,6 +142,11 @@ fn per_type(values: &[(UnitType, f64)]) -> BTreeMap<UnitType, f64> {
     values.iter().copied().collect()
 }
 
-fn seconds(s: u64) -> TimeDelta {
-    TimeDelta::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000))
+/// `s` seconds, saturating at the longest `TimeDelta` (a config may say
+/// anything up to `u64::MAX`).
+pub(crate) fn seconds(s: u64) -> TimeDelta {
+    i64::try_from(s)
+        .ok()
+        .and_then(TimeDelta::try_seconds)
+        .unwrap_or(TimeDelta::MAX)
 }

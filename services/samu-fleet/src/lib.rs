@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod dispatch;
 pub mod nearest;
 pub mod seq;
 pub mod state;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use rstar::RTree;
 use samu_domain::{
     CentralId, CrewMember, MemberId, OutOfServiceReason, UnitId, UnitStatus, UnitType,
@@ -11,7 +11,7 @@ use samu_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    config::FleetConfig,
+    config::{seconds, FleetConfig},
     nearest::IndexEntry,
     seq::SeqWindow,
     unit::{Fix, UnitRecord, UnitSnapshot, UnitState},
@@ -49,6 +49,8 @@ pub enum StatusSource {
     Crew,
     /// The server's signal watch.
     Signal,
+    /// The central: a radio operator's dispatch or step of an occurrence.
+    Central,
 }
 
 impl StatusSource {
@@ -57,6 +59,7 @@ impl StatusSource {
         match self {
             StatusSource::Crew => "crew",
             StatusSource::Signal => "signal",
+            StatusSource::Central => "central",
         }
     }
 }
@@ -268,6 +271,8 @@ impl FleetState {
             suspect: None,
             indexed: None,
             last_event_key: None,
+            last_received: None,
+            last_event_at: None,
         };
         let mut state = state;
         if state.event_no > 0 {
@@ -276,6 +281,8 @@ impl FleetState {
                 state.out_of_service_reason,
                 state.crew_check.complete,
             ));
+            // The last event is no older than the current status's start.
+            state.last_event_at = Some(state.status_since);
         }
         let id = state.record.id.clone();
         if let Some(&slot) = self.by_id.get(&id) {
@@ -309,9 +316,11 @@ impl FleetState {
             return Ok(PositionOutcome::Duplicate);
         }
         let max_speed = self.config.max_speed_mps(self.units[slot].record.unit_type);
-        let track = self.config.track.clone();
+        let min_track_interval = seconds(self.config.track.min_interval_s);
+        let min_track_distance = self.config.track.min_distance_m;
         let unit = &mut self.units[slot];
         unit.last_heard = unit.last_heard.max(Some(fix.at));
+        unit.last_received = Some(now);
 
         if let Some(current) = unit.fix {
             if fix.at <= current.at {
@@ -327,7 +336,7 @@ impl FleetState {
             if !plausible(&current, &fix, max_speed) && !confirmed_by_suspect {
                 unit.suspect = Some(fix);
                 unit.position_flagged = true;
-                unit.updated_at = now;
+                touch(unit, now);
                 let status_change = self.recover_signal(slot, fix.at);
                 return Ok(PositionOutcome::Taken {
                     kind: PositionKind::Flagged,
@@ -341,13 +350,13 @@ impl FleetState {
         unit.fix = Some(fix);
         unit.suspect = None;
         unit.position_flagged = false;
-        unit.updated_at = now;
+        touch(unit, now);
         let status_change = self.recover_signal(slot, fix.at);
         let unit = &mut self.units[slot];
         let keep_in_track = status_change.is_some()
             || unit.last_kept.is_none_or(|kept| {
-                fix.at - kept.at >= TimeDelta::seconds(track.min_interval_s as i64)
-                    || kept.point.distance_m(fix.point) >= track.min_distance_m
+                fix.at - kept.at >= min_track_interval
+                    || kept.point.distance_m(fix.point) >= min_track_distance
             });
         if keep_in_track {
             unit.last_kept = Some(fix);
@@ -403,7 +412,7 @@ impl FleetState {
             .out_of_service_reason
             .filter(|_| report.status == UnitStatus::OutOfService);
         unit.last_report_at = Some(report.reported_at);
-        unit.updated_at = now;
+        touch(unit, now);
         let status_change = self.record_change(slot, report.reported_at, StatusSource::Crew);
         self.reindex(slot);
         Ok(CrewStatusOutcome::Applied {
@@ -412,23 +421,31 @@ impl FleetState {
         })
     }
 
-    /// Marks units whose last fix is older than the no-signal delay. The
-    /// change is dated when the delay ran out, not when the sweep ran, so the
-    /// history does not depend on the sweep's period.
+    /// Marks units that sent no fix for longer than the no-signal delay.
+    ///
+    /// The delay runs on the server's clock from when the last fix was
+    /// received (after a restart, until the next fix, from the fix's own
+    /// time), so a device clock off by minutes does not make a talking unit
+    /// flap. The change is dated when the delay ran out, not when the sweep
+    /// ran, so the history does not depend on the sweep's period nor on a
+    /// leap of the server's clock between two sweeps; it is never dated
+    /// before the unit's previous event.
     pub fn sweep_signal(&mut self, now: DateTime<Utc>) -> Vec<StatusChange> {
         let delay = self.config.no_signal_after();
         let mut changes = Vec::new();
         for slot in 0..self.units.len() {
             let unit = &mut self.units[slot];
-            let Some(heard) = unit.last_heard else {
+            let Some(heard) = unit.last_received.or(unit.last_heard) else {
                 continue;
             };
             if unit.no_signal || now - heard <= delay {
                 continue;
             }
             unit.no_signal = true;
-            unit.updated_at = now;
-            if let Some(change) = self.record_change(slot, heard + delay, StatusSource::Signal) {
+            touch(unit, now);
+            // `now - heard > delay`, so this neither overflows nor is after `now`.
+            let ran_out = heard.checked_add_signed(delay).unwrap_or(now).min(now);
+            if let Some(change) = self.record_change(slot, ran_out, StatusSource::Signal) {
                 changes.push(change);
             }
             self.reindex(slot);
@@ -436,7 +453,7 @@ impl FleetState {
         changes
     }
 
-    fn slot(&self, id: &UnitId) -> Result<usize, FleetError> {
+    pub(crate) fn slot(&self, id: &UnitId) -> Result<usize, FleetError> {
         self.by_id
             .get(id)
             .copied()
@@ -449,7 +466,11 @@ impl FleetState {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), ValidationError> {
-        if at > now + self.config.max_future_skew() {
+        // Checked: a limit beyond chrono's range means no limit, not a panic.
+        if now
+            .checked_add_signed(self.config.max_future_skew())
+            .is_some_and(|latest| at > latest)
+        {
             return Err(ValidationError::new(
                 field,
                 format!(
@@ -459,7 +480,10 @@ impl FleetState {
                 ),
             ));
         }
-        if at < now - self.config.max_report_age() {
+        if now
+            .checked_sub_signed(self.config.max_report_age())
+            .is_some_and(|oldest| at < oldest)
+        {
             return Err(ValidationError::new(
                 field,
                 format!(
@@ -485,7 +509,7 @@ impl FleetState {
 
     /// Appends a status event when the effective status, the reason or the
     /// crew completeness differ from the last event's.
-    fn record_change(
+    pub(crate) fn record_change(
         &mut self,
         slot: usize,
         at: DateTime<Utc>,
@@ -501,7 +525,11 @@ impl FleetState {
         if last == Some(key) {
             return None;
         }
+        // Events come from two clocks (the device's, the server's): never
+        // date one before the event it follows.
+        let at = unit.last_event_at.map_or(at, |previous| previous.max(at));
         unit.last_event_key = Some(key);
+        unit.last_event_at = Some(at);
         unit.event_no += 1;
         if last.is_none_or(|(status, _, _)| status != key.0) {
             unit.status_since = at;
@@ -516,6 +544,14 @@ impl FleetState {
             source,
         })
     }
+}
+
+/// Marks a unit changed at `now`. `updated_at` never goes back, even when the
+/// server's clock does: peers keep the view with the newest `updated_at`, so
+/// a step back would hide this unit's changes from them until the clock
+/// caught up.
+pub(crate) fn touch(unit: &mut UnitState, now: DateTime<Utc>) {
+    unit.updated_at = unit.updated_at.max(now);
 }
 
 /// Sequence numbers start at 1: 0 is what an app that forgot to set the field sends.

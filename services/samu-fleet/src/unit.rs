@@ -105,6 +105,15 @@ pub struct UnitState {
     pub(crate) last_kept: Option<Fix>,
     /// An untrusted fix that a consistent follow-up may confirm.
     pub(crate) suspect: Option<Fix>,
+    /// Server time at which the newest fix was received: the no-signal delay
+    /// runs from here, on the server's clock, so a device clock that is off
+    /// by minutes (or a server clock that leapt) neither hides a silence nor
+    /// makes a talking unit flap. `None` after a restart until the next fix
+    /// (the sweep then falls back to `last_heard`).
+    pub(crate) last_received: Option<DateTime<Utc>>,
+    /// Time of the last status event: later events are never dated before
+    /// it, so the history stays in order whatever the clocks do.
+    pub(crate) last_event_at: Option<DateTime<Utc>>,
     /// Where the unit sits in the nearest-unit index, if it is eligible.
     pub(crate) indexed: Option<[f64; 3]>,
     /// Status, reason and crew completeness of the last status event, to

@@ -48,7 +48,7 @@ fn optional_time(
     ts.map(|t| convert::time(field, Some(t))).transpose()
 }
 
-const ROLE_TABLE: [(pb::Role, Role); 7] = [
+pub(crate) const ROLE_TABLE: [(pb::Role, Role); 7] = [
     (pb::Role::Admin, Role::Admin),
     (pb::Role::Wall, Role::Wall),
     (pb::Role::Device, Role::Device),

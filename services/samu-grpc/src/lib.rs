@@ -14,9 +14,11 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod accounts;
 pub mod admin;
 pub mod convert;
 pub mod fleet;
+pub mod regulation;
 pub mod server;
 pub mod status;
 pub mod team;

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
 use crate::{
-    admin::AdminService, fleet::FleetService, team::TeamService, telemetry::TelemetryService,
+    accounts::AccountsService, admin::AdminService, fleet::FleetService,
+    regulation::RegulationService, team::TeamService, telemetry::TelemetryService,
 };
 
 /// Limits of the gRPC server.
@@ -78,10 +79,21 @@ pub async fn serve(
         .max_decoding_message_size(max);
     let team = pb::team_server::TeamServer::new(TeamService::new(central.clone()))
         .max_decoding_message_size(max);
+    let regulation =
+        pb::regulation_server::RegulationServer::new(RegulationService::new(central.clone()))
+            .max_decoding_message_size(max);
+    let accounts = pb::accounts_server::AccountsServer::new(AccountsService::new(
+        central.clone(),
+        central.session_ttl(),
+    ))
+    .max_decoding_message_size(max);
     let admin = pb::admin_server::AdminServer::new(AdminService::new(central))
         .max_decoding_message_size(max);
 
+    // Browsers speak gRPC-Web over HTTP/1.1; tonic-web translates.
     Server::builder()
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(config.keepalive_s.max(1))))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -93,6 +105,8 @@ pub async fn serve(
         .add_service(fleet)
         .add_service(admin)
         .add_service(team)
+        .add_service(regulation)
+        .add_service(accounts)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await?;
     Ok(())

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod console;
 pub mod error;
 pub mod reports;
 pub mod router;

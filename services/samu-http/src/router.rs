@@ -54,6 +54,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/ws/wall", get(ws_wall))
+        .merge(crate::console::routes())
         .route(
             "/api/reports/{central}/{file}",
             get(crate::reports::download),
@@ -68,9 +69,13 @@ pub fn router(state: HttpState) -> Router {
 /// The listener failed.
 pub async fn serve(listener: TcpListener, state: HttpState) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    // The peer's address goes to the audit trail.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await
 }
 
 async fn readyz(State(state): State<HttpState>) -> Response {

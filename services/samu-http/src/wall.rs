@@ -17,7 +17,7 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use samu_domain::{CentralId, UnitId};
-use samu_runtime::{Central, FleetEvent, UnitView};
+use samu_runtime::{Central, FleetEvent, UnitView, WallOccurrence};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -58,7 +58,7 @@ pub enum WallFrame {
         /// Every unit.
         units: Vec<UnitView>,
         /// Open occurrences (no patient data ever).
-        occurrences: Vec<serde_json::Value>,
+        occurrences: Vec<WallOccurrence>,
         /// Today's running figures per central.
         indicators: serde_json::Map<String, serde_json::Value>,
     },
@@ -68,8 +68,9 @@ pub enum WallFrame {
         at: DateTime<Utc>,
         /// Changed units, at their latest state.
         units: Vec<UnitView>,
-        /// Changed occurrences.
-        occurrences: Vec<serde_json::Value>,
+        /// Changed occurrences; a closed one comes once more with its final
+        /// status, for the wall to drop it.
+        occurrences: Vec<WallOccurrence>,
         /// Changed running figures, by central (replace the snapshot's).
         #[serde(skip_serializing_if = "serde_json::Map::is_empty", default)]
         indicators: serde_json::Map<String, serde_json::Value>,
@@ -81,7 +82,7 @@ pub fn snapshot(central: &Central, filter: Option<&CentralId>) -> WallFrame {
     WallFrame::Snapshot {
         at: Utc::now(),
         units: central.unit_views(filter),
-        occurrences: Vec::new(),
+        occurrences: central.wall_occurrences(filter),
         indicators: central
             .running_figures()
             .into_iter()
@@ -136,6 +137,7 @@ async fn session(
     }
     let mut pending: BTreeMap<UnitId, UnitView> = BTreeMap::new();
     let mut pending_figures = serde_json::Map::new();
+    let mut pending_occurrences: BTreeMap<String, WallOccurrence> = BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ping = tokio::time::interval(Duration::from_secs(config.ping_s.max(1)));
@@ -156,6 +158,12 @@ async fn session(
                     }
                     None
                 }
+                Ok(FleetEvent::Occurrence(summary)) => {
+                    if filter.is_none_or(|c| c == &summary.central) {
+                        pending_occurrences.insert(summary.id.to_string(), WallOccurrence::from(&*summary));
+                    }
+                    None
+                }
                 Ok(FleetEvent::Indicators { central: id, figures }) => {
                     if filter.is_none_or(|c| c == &id) {
                         pending_figures.insert(id.to_string(), figures);
@@ -168,17 +176,19 @@ async fn session(
                     metrics::counter!("samu_wall_resyncs_total").increment(1);
                     pending.clear();
                     pending_figures.clear();
+                    pending_occurrences.clear();
                     Some(send(snapshot(central, filter)))
                 }
                 Err(RecvError::Closed) => return End::Shutdown,
             },
             _ = tick.tick() => {
-                if pending.is_empty() && pending_figures.is_empty() {
+                if pending.is_empty() && pending_figures.is_empty() && pending_occurrences.is_empty() {
                     None
                 } else {
                     let units = std::mem::take(&mut pending).into_values().collect();
                     let indicators = std::mem::take(&mut pending_figures);
-                    Some(send(WallFrame::Delta { at: Utc::now(), units, occurrences: Vec::new(), indicators }))
+                    let occurrences = std::mem::take(&mut pending_occurrences).into_values().collect();
+                    Some(send(WallFrame::Delta { at: Utc::now(), units, occurrences, indicators }))
                 }
             }
             _ = ping.tick() => {

@@ -15,15 +15,18 @@
 //! - [`vocabulary`]: priorities, natures, decisions, unit steps, ids.
 //! - [`event`]: events and the call record (the personal data).
 //! - [`state`]: the folded occurrence, its status and its transition rules.
+//! - [`summary`]: what consoles and the wall see ([`Summary`] has no personal data).
 //! - [`response`]: response-time figures (mean and 90th percentile).
 #![forbid(unsafe_code)]
 
 pub mod event;
 pub mod response;
 pub mod state;
+pub mod summary;
 pub mod vocabulary;
 
 pub use event::{Actor, CallRecord, Event, EventBody};
 pub use response::{response_times, Clock, PriorityTimes, ResponseInterval, TimeFigure};
-pub use state::{Assignment, Occurrence, OccurrenceStatus, TransitionError};
+pub use state::{Assignment, Occurrence, OccurrenceStatus, Regulation, TransitionError};
+pub use summary::{Detail, ResponseTargets, Summary, TimelineEntry, UnitLine};
 pub use vocabulary::{Cnes, Decision, Nature, NonCaseReason, OccurrenceId, Priority, UnitStep};

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::CredentialCache,
-    feed::{FleetEvent, UnitView},
+    feed::{FleetEvent, UnitView, WallOccurrence},
     writer::{self, WriteItem},
 };
 
@@ -45,6 +45,8 @@ pub struct RuntimeConfig {
     pub daily_job_s: u64,
     /// How often the wall's running figures are refreshed, in seconds.
     pub running_figures_s: u64,
+    /// How long a login session's token lasts, in seconds (a shift: 12 h).
+    pub session_ttl_s: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -58,6 +60,7 @@ impl Default for RuntimeConfig {
             shutdown_grace_s: 10,
             daily_job_s: 60,
             running_figures_s: 10,
+            session_ttl_s: 12 * 3600,
         }
     }
 }
@@ -85,6 +88,9 @@ pub(crate) struct Inner {
     /// Running figures per central, for the wall.
     pub(crate) figures: RwLock<HashMap<CentralId, serde_json::Value>>,
     pub(crate) credentials: CredentialCache,
+    /// Open occurrences as the wall shows them, by id (local and remote).
+    pub(crate) occurrences: RwLock<HashMap<samu_occurrence::OccurrenceId, WallOccurrence>>,
+    pub(crate) session_ttl: chrono::TimeDelta,
 }
 
 /// The background tasks of a running central; await [`RuntimeTasks::join`]
@@ -144,8 +150,29 @@ impl Central {
                 remote_views: RwLock::default(),
                 figures: RwLock::default(),
                 credentials,
+                occurrences: RwLock::default(),
+                session_ttl: chrono::TimeDelta::seconds(
+                    i64::try_from(config.session_ttl_s.clamp(60, 7 * 86_400)).unwrap_or(43_200),
+                ),
             }),
         };
+        let open = store
+            .open_occurrences(None, now)
+            .await?
+            .into_iter()
+            .filter_map(|s| samu_occurrence::Occurrence::replay(s.id, s.number, s.events).ok())
+            .filter(|o| o.status().is_open())
+            .map(|o| {
+                let summary = samu_occurrence::Summary::of(&o, &Default::default());
+                (o.id.clone(), WallOccurrence::from(&summary))
+            })
+            .collect::<HashMap<_, _>>();
+        tracing::info!(occurrences = open.len(), "open occurrences restored");
+        *central
+            .inner
+            .occurrences
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = open;
         let handles = vec![
             tokio::spawn(writer::run(
                 store,
@@ -174,6 +201,11 @@ impl Central {
             )),
         ];
         Ok((central, RuntimeTasks { handles }))
+    }
+
+    /// How long a login session lasts.
+    pub fn session_ttl(&self) -> chrono::TimeDelta {
+        self.inner.session_ttl
     }
 
     /// The store.
@@ -247,8 +279,41 @@ impl Central {
         self.inner.local_feed.subscribe()
     }
 
+    /// Open occurrences as the wall shows them, of one central or all,
+    /// oldest first.
+    pub fn wall_occurrences(&self, central: Option<&CentralId>) -> Vec<WallOccurrence> {
+        let mut list: Vec<WallOccurrence> = self
+            .inner
+            .occurrences
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|o| central.is_none_or(|c| &o.central == c))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| (a.opened_at, &a.id).cmp(&(b.opened_at, &b.id)));
+        list
+    }
+
+    /// Keeps the wall's list of open occurrences current.
+    fn remember_occurrence(&self, summary: &samu_occurrence::Summary) {
+        let mut open = self
+            .inner
+            .occurrences
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if summary.status.is_open() {
+            open.insert(summary.id.clone(), WallOccurrence::from(summary));
+        } else {
+            open.remove(&summary.id);
+        }
+    }
+
     /// Publishes a change made on this instance.
     pub fn publish(&self, event: FleetEvent) {
+        if let FleetEvent::Occurrence(summary) = &event {
+            self.remember_occurrence(summary);
+        }
         // No listener is not an error: no wall is connected.
         let _ = self.inner.local_feed.send(event.clone());
         let _ = self.inner.feed.send(event);
@@ -263,6 +328,11 @@ impl Central {
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(central.clone(), figures.clone());
+            let _ = self.inner.feed.send(event);
+            return;
+        }
+        if let FleetEvent::Occurrence(summary) = &event {
+            self.remember_occurrence(summary);
             let _ = self.inner.feed.send(event);
             return;
         }

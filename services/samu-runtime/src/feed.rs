@@ -62,6 +62,8 @@ impl From<&UnitState> for UnitView {
 pub enum FleetEvent {
     /// A unit's view changed (position, status, crew).
     Unit(UnitView),
+    /// An occurrence changed (no personal data: see `Summary`).
+    Occurrence(Box<samu_occurrence::Summary>),
     /// A central's running figures changed (team on duty against minimum).
     Indicators {
         /// The central.
@@ -69,4 +71,43 @@ pub enum FleetEvent {
         /// Its figures, as the wall shows them.
         figures: serde_json::Value,
     },
+}
+
+/// An occurrence as the wall shows it: operational facts only, never the
+/// caller, the patient, the address or any free text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WallOccurrence {
+    /// Id.
+    pub id: samu_occurrence::OccurrenceId,
+    /// The central's number for it.
+    pub number: u64,
+    /// Its central.
+    pub central: CentralId,
+    /// Priority, once regulated.
+    pub priority: Option<samu_occurrence::Priority>,
+    /// Where it is.
+    pub status: samu_occurrence::OccurrenceStatus,
+    /// Call received.
+    pub opened_at: DateTime<Utc>,
+    /// Units sent and still working it.
+    pub units: Vec<UnitId>,
+}
+
+impl From<&samu_occurrence::Summary> for WallOccurrence {
+    fn from(s: &samu_occurrence::Summary) -> Self {
+        Self {
+            id: s.id.clone(),
+            number: s.number,
+            central: s.central.clone(),
+            priority: s.priority,
+            status: s.status,
+            opened_at: s.opened_at,
+            units: s
+                .units
+                .iter()
+                .filter(|u| u.step.is_engaged())
+                .map(|u| u.unit.clone())
+                .collect(),
+        }
+    }
 }

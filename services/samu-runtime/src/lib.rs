@@ -12,17 +12,22 @@
 //! - [`writer`]: the group-commit writer and acknowledgements.
 //! - [`feed`]: unit views and the broadcast of changes.
 //! - [`auth`]: credential cache and token checks.
+//! - [`accounts`]: user accounts, argon2 passwords, login sessions.
+//! - [`regulation`]: occurrences from call to unit free, recommendation, response times.
 //! - [`registry`]: admin operations that touch both store and fleet.
 //! - [`reporting`]: the daily job and the monthly report (indicators).
 //! - [`running`]: today's running figures for the wall.
 //! - [`team`]: clock-in and clock-out of the regulation room's staff.
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod accounts;
 pub mod auth;
 pub mod central;
 pub mod feed;
 pub mod ingest;
 pub mod registry;
+pub mod regulation;
 pub mod reporting;
 pub mod running;
 pub mod team;
@@ -30,5 +35,6 @@ pub mod writer;
 
 pub use auth::AuthError;
 pub use central::{Central, RuntimeConfig, RuntimeTasks};
-pub use feed::{FleetEvent, UnitView};
+pub use feed::{FleetEvent, UnitView, WallOccurrence};
 pub use ingest::{Ack, AckKind, IngestError, Report, ReportBody};
+pub use regulation::{Caller, Command, RegulationError};

@@ -8,7 +8,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use samu_domain::{UnitId, ValidationError};
+use samu_domain::{CentralId, UnitId, ValidationError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -98,6 +98,17 @@ pub struct Credential {
     pub expires_at: Option<DateTime<Utc>>,
     /// Revoked at.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The user account, for a login session.
+    pub user_id: Option<String>,
+    /// The only central the holder works for; `None`: every central.
+    pub central: Option<CentralId>,
+}
+
+impl Credential {
+    /// Whether the holder may work on `central`'s business.
+    pub fn may_act_for(&self, central: &CentralId) -> bool {
+        self.central.as_ref().is_none_or(|c| c == central)
+    }
 }
 
 impl Credential {
@@ -114,6 +125,13 @@ pub struct IssuedCredential {
     pub credential: Credential,
     /// The secret.
     pub token: String,
+}
+
+/// A new secret: `samu_` and 256 random bits in hex.
+fn new_token() -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!("samu_{}", hex::encode(secret))
 }
 
 /// The SHA-256 of a token, hex-encoded, as stored.
@@ -134,9 +152,7 @@ impl Store {
         expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<IssuedCredential, StoreError> {
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        let token = format!("samu_{}", hex::encode(secret));
+        let token = new_token();
         let credential = Credential {
             id: uuid::Uuid::now_v7().to_string(),
             role,
@@ -145,21 +161,60 @@ impl Store {
             created_at: now,
             expires_at,
             revoked_at: None,
+            user_id: None,
+            central: None,
         };
+        self.insert_credential(&credential, &token).await?;
+        Ok(IssuedCredential { credential, token })
+    }
+
+    /// Issues a login session's token for a user, valid until `expires_at`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn issue_session(
+        &self,
+        user: &crate::users::User,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedCredential, StoreError> {
+        let token = new_token();
+        let credential = Credential {
+            id: uuid::Uuid::now_v7().to_string(),
+            role: user.role,
+            unit: None,
+            label: user.name.clone(),
+            created_at: now,
+            expires_at: Some(expires_at),
+            revoked_at: None,
+            user_id: Some(user.id.clone()),
+            central: user.central.clone(),
+        };
+        self.insert_credential(&credential, &token).await?;
+        Ok(IssuedCredential { credential, token })
+    }
+
+    async fn insert_credential(
+        &self,
+        credential: &Credential,
+        token: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO credentials (id, token_hash, role, unit_id, label, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO credentials (id, token_hash, role, unit_id, label, created_at, expires_at, \
+             user_id, central_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&credential.id)
-        .bind(token_hash(&token))
-        .bind(role.as_str())
-        .bind(unit.map(|u| u.as_str().to_owned()))
-        .bind(label)
-        .bind(ms(now))
-        .bind(expires_at.map(ms))
+        .bind(token_hash(token))
+        .bind(credential.role.as_str())
+        .bind(credential.unit.as_ref().map(|u| u.as_str().to_owned()))
+        .bind(&credential.label)
+        .bind(ms(credential.created_at))
+        .bind(credential.expires_at.map(ms))
+        .bind(credential.user_id.clone())
+        .bind(credential.central.as_ref().map(|c| c.as_str().to_owned()))
         .execute(self.pool())
         .await?;
-        Ok(IssuedCredential { credential, token })
+        Ok(())
     }
 
     /// Every credential that is not revoked, with its hash: the server keeps
@@ -169,8 +224,8 @@ impl Store {
     /// A database failure or a corrupt row.
     pub async fn active_credentials(&self) -> Result<Vec<(String, Credential)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, token_hash, role, unit_id, label, created_at, expires_at, revoked_at \
-             FROM credentials WHERE revoked_at IS NULL",
+            "SELECT id, token_hash, role, unit_id, label, created_at, expires_at, revoked_at, \
+             user_id, central_id FROM credentials WHERE revoked_at IS NULL",
         )
         .fetch_all(self.pool())
         .await?;
@@ -219,5 +274,11 @@ fn credential_from_row(r: &sqlx::any::AnyRow) -> Result<Credential, StoreError> 
             .try_get::<Option<i64>, _>("revoked_at")?
             .map(|v| from_ms(T, v))
             .transpose()?,
+        user_id: r.try_get("user_id")?,
+        central: r
+            .try_get::<Option<String>, _>("central_id")?
+            .map(|c| CentralId::parse("central_id", &c))
+            .transpose()
+            .map_err(corrupt(T))?,
     })
 }

@@ -421,6 +421,7 @@ fn event_from_row(unit: &UnitId, r: &sqlx::any::AnyRow) -> Result<StatusChange, 
         crew_complete: r.try_get::<i64, _>("crew_complete")? != 0,
         source: match source.as_str() {
             "signal" => StatusSource::Signal,
+            "central" => StatusSource::Central,
             _ => StatusSource::Crew,
         },
     })

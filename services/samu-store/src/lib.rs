@@ -12,6 +12,8 @@
 //! - [`indicators`]: indicator settings, stored unit-days and team days.
 //! - [`history`]: the batched writes of the ingest path (positions, status
 //!   events, crew shifts, live state) and restoring the fleet on start.
+//! - [`occurrences`]: occurrence events, their projection, engaged units, the audit trail.
+//! - [`users`]: console user accounts (argon2 hashes).
 //! - [`team`]: the regulation room's staff presence; unit histories by period.
 //! - [`sql`]: placeholder and time helpers shared by the modules.
 #![forbid(unsafe_code)]
@@ -19,9 +21,11 @@
 pub mod credentials;
 pub mod history;
 pub mod indicators;
+pub mod occurrences;
 pub mod registry;
 mod sql;
 pub mod team;
+pub mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -32,8 +36,10 @@ use sqlx::{
 
 pub use credentials::{Credential, IssuedCredential, Role};
 pub use history::{PositionRow, WriteBatch};
+pub use occurrences::{AppendOutcome, AuditRecord, Engagement, OccurrenceWrite, StoredOccurrence};
 pub use registry::{BaseRow, CentralRow, MunicipalityRow, UnitRow};
 pub use team::PresenceRow;
+pub use users::User;
 
 /// Migrations embedded from the workspace's `migrations/` folder.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
