@@ -348,15 +348,15 @@ fn recommendation_pb(r: &Recommendation) -> pb::Recommendation {
 type Answer = Result<Response<pb::OccurrenceDetail>, Status>;
 
 impl RegulationService {
-    async fn act<T>(
+    /// Runs a command for a caller already checked against the table
+    /// (authorization always comes before looking at the input).
+    async fn act(
         &self,
-        request: &Request<T>,
-        rpc: Rpc,
+        caller: Caller,
         id: &str,
         command: Command,
         at: Option<DateTime<Utc>>,
     ) -> Answer {
-        let caller = self.caller(request, rpc)?;
         let id = occurrence_id(id)?;
         self.central
             .act(&caller, &id, command, at)
@@ -385,16 +385,17 @@ impl pb::regulation_server::Regulation for RegulationService {
     }
 
     async fn mark_non_case(&self, request: Request<pb::MarkNonCaseRequest>) -> Answer {
+        let caller = self.caller(&request, Rpc::MarkNonCase)?;
         let r = request.get_ref();
         let command = Command::NonCase {
             reason: pick("reason", r.reason, &NON_CASE)?,
             note: text(r.note.clone()),
         };
-        self.act(&request, Rpc::MarkNonCase, &r.occurrence_id, command, None)
-            .await
+        self.act(caller, &r.occurrence_id, command, None).await
     }
 
     async fn regulate(&self, request: Request<pb::RegulateRequest>) -> Answer {
+        let caller = self.caller(&request, Rpc::Regulate)?;
         let r = request.get_ref();
         let unit_types = r
             .unit_types
@@ -410,8 +411,7 @@ impl pb::regulation_server::Regulation for RegulationService {
             note: text(r.note.clone()),
         };
         let at = optional_time("at", r.at.as_ref())?;
-        self.act(&request, Rpc::Regulate, &r.occurrence_id, command, at)
-            .await
+        self.act(caller, &r.occurrence_id, command, at).await
     }
 
     async fn recommend(
@@ -428,17 +428,18 @@ impl pb::regulation_server::Regulation for RegulationService {
     }
 
     async fn dispatch(&self, request: Request<pb::DispatchRequest>) -> Answer {
+        let caller = self.caller(&request, Rpc::Dispatch)?;
         let r = request.get_ref();
         let command = Command::Dispatch {
             unit: unit_id(&r.unit_id)?,
             reason: text(r.reason.clone()),
         };
         let at = optional_time("at", r.at.as_ref())?;
-        self.act(&request, Rpc::Dispatch, &r.occurrence_id, command, at)
-            .await
+        self.act(caller, &r.occurrence_id, command, at).await
     }
 
     async fn record_unit_step(&self, request: Request<pb::UnitStepRequest>) -> Answer {
+        let caller = self.caller(&request, Rpc::RecordUnitStep)?;
         let r = request.get_ref();
         let destination_cnes = text(r.destination_cnes.clone())
             .map(|c| Cnes::parse("destination_cnes", &c))
@@ -451,35 +452,28 @@ impl pb::regulation_server::Regulation for RegulationService {
             note: text(r.note.clone()),
         };
         let at = optional_time("at", r.at.as_ref())?;
-        self.act(&request, Rpc::RecordUnitStep, &r.occurrence_id, command, at)
-            .await
+        self.act(caller, &r.occurrence_id, command, at).await
     }
 
     async fn correct_time(&self, request: Request<pb::CorrectTimeRequest>) -> Answer {
+        let caller = self.caller(&request, Rpc::CorrectTime)?;
         let r = request.get_ref();
         let command = Command::Correct {
             event_no: r.event_no,
             at: convert::time("at", r.at.as_ref()).map_err(|e| invalid(&e))?,
             reason: r.reason.clone(),
         };
-        self.act(&request, Rpc::CorrectTime, &r.occurrence_id, command, None)
-            .await
+        self.act(caller, &r.occurrence_id, command, None).await
     }
 
     async fn close_occurrence(&self, request: Request<pb::CloseOccurrenceRequest>) -> Answer {
+        let caller = self.caller(&request, Rpc::CloseOccurrence)?;
         let r = request.get_ref();
         let command = Command::Close {
             note: text(r.note.clone()),
         };
         let at = optional_time("at", r.at.as_ref())?;
-        self.act(
-            &request,
-            Rpc::CloseOccurrence,
-            &r.occurrence_id,
-            command,
-            at,
-        )
-        .await
+        self.act(caller, &r.occurrence_id, command, at).await
     }
 
     async fn get_occurrence(&self, request: Request<pb::OccurrenceRef>) -> Answer {

@@ -9,7 +9,6 @@ use axum::{
 use samu_domain::{CentralId, ValidationError};
 use samu_indicators::YearMonth;
 use samu_runtime::reporting::{monthly_report, ReportingError};
-use samu_store::Role;
 use serde::Deserialize;
 
 use crate::{error::ApiError, router::HttpState};
@@ -44,7 +43,7 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let who = credential(&state, &headers, params.token.as_deref())?;
-    if !matches!(who.role, Role::Manager | Role::Admin) {
+    if !samu_runtime::access::Rpc::Report.allows(who.role) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("the {} role may not download reports", who.role),

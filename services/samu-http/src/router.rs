@@ -12,7 +12,6 @@ use axum::{
 use metrics_exporter_prometheus::PrometheusHandle;
 use samu_domain::CentralId;
 use samu_runtime::{AuthError, Central};
-use samu_store::Role;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -136,12 +135,6 @@ struct WallParams {
     token: Option<String>,
 }
 
-/// Roles that may watch the wall: every person's role (read-only,
-/// operational data), never a vehicle app.
-fn may_watch(role: Role) -> bool {
-    role != Role::Device
-}
-
 async fn ws_wall(
     State(state): State<HttpState>,
     Query(params): Query<WallParams>,
@@ -162,7 +155,7 @@ async fn ws_wall(
             },
         )
     })?;
-    if !may_watch(credential.role) {
+    if !samu_runtime::access::Rpc::WallFeed.allows(credential.role) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("the {} role may not watch the wall", credential.role),

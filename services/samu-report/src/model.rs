@@ -18,81 +18,7 @@ pub struct CentralInfo {
     pub population: u64,
 }
 
-/// The interval of an occurrence's clock a response-time figure measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseInterval {
-    /// Call received → physician's regulation (priority set).
-    CallToRegulation,
-    /// Regulation → unit dispatched.
-    RegulationToDispatch,
-    /// Unit dispatched → first unit on scene.
-    DispatchToScene,
-    /// Call received → first unit on scene: the response time.
-    CallToScene,
-}
-
-impl ResponseInterval {
-    /// The four, in clock order.
-    pub const ALL: [ResponseInterval; 4] = [
-        ResponseInterval::CallToRegulation,
-        ResponseInterval::RegulationToDispatch,
-        ResponseInterval::DispatchToScene,
-        ResponseInterval::CallToScene,
-    ];
-
-    /// CSV name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResponseInterval::CallToRegulation => "chamada_regulacao",
-            ResponseInterval::RegulationToDispatch => "regulacao_empenho",
-            ResponseInterval::DispatchToScene => "empenho_local",
-            ResponseInterval::CallToScene => "chamada_local",
-        }
-    }
-
-    /// Portuguese label.
-    pub fn label_pt(self) -> &'static str {
-        match self {
-            ResponseInterval::CallToRegulation => "chamada → regulação",
-            ResponseInterval::RegulationToDispatch => "regulação → empenho",
-            ResponseInterval::DispatchToScene => "empenho → chegada ao local",
-            ResponseInterval::CallToScene => "chamada → chegada ao local",
-        }
-    }
-}
-
-/// Mean and 90th percentile of one interval, as NHS England reports
-/// response times (domain.md).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TimeFigure {
-    /// Occurrences measured.
-    pub count: u64,
-    /// Mean, in seconds.
-    pub mean_s: f64,
-    /// 90th percentile (nearest rank), in seconds.
-    pub p90_s: f64,
-}
-
-impl TimeFigure {
-    /// The figure of a set of durations in seconds; `None` when there are
-    /// none. The percentile is the nearest-rank one: the smallest sample with
-    /// at least 90 % of the samples at or below it.
-    pub fn from_seconds(samples: &[f64]) -> Option<Self> {
-        let mut sorted: Vec<f64> = samples.iter().copied().filter(|s| s.is_finite()).collect();
-        if sorted.is_empty() {
-            return None;
-        }
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len();
-        let rank = (n * 9).div_ceil(10).max(1);
-        Some(Self {
-            count: n as u64,
-            mean_s: sorted.iter().sum::<f64>() / n as f64,
-            p90_s: sorted[rank - 1],
-        })
-    }
-}
+pub use samu_occurrence::{ResponseInterval, TimeFigure};
 
 /// The response-time figures of one priority.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +33,18 @@ pub struct ResponseTimes {
     pub dispatch_to_scene: Option<TimeFigure>,
     /// Call → on scene.
     pub call_to_scene: Option<TimeFigure>,
+}
+
+impl From<&samu_occurrence::PriorityTimes> for ResponseTimes {
+    fn from(p: &samu_occurrence::PriorityTimes) -> Self {
+        Self {
+            priority: p.priority.as_str().to_owned(),
+            call_to_regulation: p.call_to_regulation,
+            regulation_to_dispatch: p.regulation_to_dispatch,
+            dispatch_to_scene: p.dispatch_to_scene,
+            call_to_scene: p.call_to_scene,
+        }
+    }
 }
 
 impl ResponseTimes {
@@ -132,8 +70,8 @@ pub struct MonthlyReport {
     /// The month's indicators, score, programmed amount, incentive, and the
     /// unit-days and team days behind them.
     pub indicators: MonthlyIndicators,
-    /// Response times per priority; empty until occurrences are recorded
-    /// (the renderers print "sem dados").
+    /// Response times per priority, of calls received in the month; empty
+    /// when there were none (the renderers print "sem dados").
     pub response_times: Vec<ResponseTimes>,
     /// When the report was produced.
     pub generated_at: DateTime<Utc>,

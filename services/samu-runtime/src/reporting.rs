@@ -181,6 +181,12 @@ pub async fn monthly_report(
     store
         .upsert_team_days(id, &indicators.team_days, now)
         .await?;
+    // The same figures as `Regulation/ResponseTimes` over the month.
+    let clocks = store.occurrence_clocks(id, from, to).await?;
+    let response_times = samu_occurrence::response_times(&clocks)
+        .iter()
+        .map(samu_report::ResponseTimes::from)
+        .collect();
     Ok(MonthlyReport {
         central: CentralInfo {
             id: ctx.central.id.clone(),
@@ -189,7 +195,7 @@ pub async fn monthly_report(
         },
         settings: ctx.settings,
         indicators,
-        response_times: Vec::new(),
+        response_times,
         generated_at: now,
     })
 }

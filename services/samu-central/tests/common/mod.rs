@@ -31,6 +31,7 @@ pub struct TestApp {
     pub db: std::sync::Arc<TestDatabase>,
     pub data_dir: std::sync::Arc<tempfile_dir::Dir>,
     pub store: samu_store::Store,
+    pub central: samu_runtime::Central,
 }
 
 /// A temporary data folder (the SQLite file of the test lives elsewhere).
@@ -95,6 +96,7 @@ impl TestApp {
             .unwrap()
             .token;
         let store = central.store().clone();
+        let core = central.clone();
         let shutdown = app.shutdown_token();
         let handle = tokio::spawn(app.run_until_stopped());
         Self {
@@ -109,7 +111,29 @@ impl TestApp {
             db,
             data_dir,
             store,
+            central: core,
         }
+    }
+
+    /// A person with an account, logged in: their session token.
+    pub async fn login_as(&self, role: Role, username: &str) -> String {
+        let password = format!("{username}-senha-de-teste");
+        self.central
+            .create_user(samu_runtime::accounts::NewUser {
+                username: username.into(),
+                name: format!("{username} (teste)"),
+                role,
+                central: None,
+                password: password.clone(),
+            })
+            .await
+            .expect("user created");
+        let (issued, _) = self
+            .central
+            .login(username, &password, chrono::TimeDelta::hours(1), None)
+            .await
+            .expect("login");
+        issued.token
     }
 
     /// Stops the server and waits for it to drain.
