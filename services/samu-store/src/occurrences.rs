@@ -367,6 +367,27 @@ impl Store {
             .collect()
     }
 
+    /// Every audit record from `since` on (logins included), oldest first,
+    /// at most `limit`: the record of processing LGPD art. 37 asks for.
+    ///
+    /// # Errors
+    /// A database failure or a corrupt row.
+    pub async fn audit_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, credential_id, user_id, actor, role, action, occurrence_id, fields, remote_addr \
+             FROM audit_log WHERE at >= $1 ORDER BY at, id LIMIT $2",
+        )
+        .bind(ms(since))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
     /// The audit trail of one occurrence, oldest first.
     ///
     /// # Errors
@@ -382,25 +403,7 @@ impl Store {
         .bind(occurrence.as_str())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                let fields: String = r.try_get("fields")?;
-                Ok(AuditRecord {
-                    at: from_ms("audit_log", r.try_get("at")?)?,
-                    credential_id: r.try_get("credential_id")?,
-                    user_id: r.try_get("user_id")?,
-                    actor: r.try_get("actor")?,
-                    role: r.try_get("role")?,
-                    action: r.try_get("action")?,
-                    occurrence_id: r.try_get("occurrence_id")?,
-                    fields: serde_json::from_str(&fields).map_err(|e| StoreError::Corrupt {
-                        table: "audit_log",
-                        message: e.to_string(),
-                    })?,
-                    remote_addr: r.try_get("remote_addr")?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_from_row).collect()
     }
 
     /// A central's response targets per priority (JSON), when set.
@@ -442,6 +445,24 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+fn audit_from_row(r: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
+    let fields: String = r.try_get("fields")?;
+    Ok(AuditRecord {
+        at: from_ms("audit_log", r.try_get("at")?)?,
+        credential_id: r.try_get("credential_id")?,
+        user_id: r.try_get("user_id")?,
+        actor: r.try_get("actor")?,
+        role: r.try_get("role")?,
+        action: r.try_get("action")?,
+        occurrence_id: r.try_get("occurrence_id")?,
+        fields: serde_json::from_str(&fields).map_err(|e| StoreError::Corrupt {
+            table: "audit_log",
+            message: e.to_string(),
+        })?,
+        remote_addr: r.try_get("remote_addr")?,
+    })
 }
 
 async fn insert_audit(
