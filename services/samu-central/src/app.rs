@@ -148,6 +148,7 @@ impl Application {
             config: config.http.clone(),
             shutdown: shutdown.clone(),
             prometheus: samu_http::telemetry::prometheus(),
+            wall_hubs: samu_http::wall::WallHubs::default(),
         };
         servers.spawn(async move {
             samu_http::serve(http, state)

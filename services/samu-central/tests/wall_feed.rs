@@ -37,6 +37,11 @@ const ALLOWED: &[&str] = &[
     "occurrences[].priority",
     "occurrences[].status",
     "occurrences[].opened_at",
+    // Operational: the central's number for the call, its central, and the
+    // ids of the units working it. Never who called, who is hurt, or where.
+    "occurrences[].number",
+    "occurrences[].central",
+    "occurrences[].units",
     "indicators.*",
     "indicators.*.team",
     "indicators.*.team.on_duty",

@@ -43,6 +43,8 @@ pub struct HttpState {
     pub shutdown: CancellationToken,
     /// Renders `/metrics`.
     pub prometheus: PrometheusHandle,
+    /// The wall feed's shared encoders.
+    pub wall_hubs: wall::WallHubs,
 }
 
 /// Every route.
@@ -169,7 +171,10 @@ async fn ws_wall(
     let config = state.config.wall.clone();
     let central = state.central.clone();
     let shutdown = state.shutdown.clone();
+    let hubs = state.wall_hubs.clone();
     Ok(upgrade
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| wall::run_client(socket, central, filter, config, shutdown)))
+        .on_upgrade(move |socket| {
+            wall::run_client(socket, central, filter, config, hubs, shutdown)
+        }))
 }

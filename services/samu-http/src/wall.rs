@@ -2,8 +2,10 @@
 //!
 //! The first frame is a snapshot; then, every tick (100 ms by default), one
 //! delta with the units that changed since the previous frame, each at its
-//! latest state. Each client has its own task: it subscribes to the change
-//! broadcast *before* reading the snapshot, so nothing falls between the two.
+//! latest state. One encoder task per filter ([`WallHubs`]) builds and
+//! serialises each tick's delta once; each client has its own task that
+//! subscribes to its filter's encoded frames *before* reading the snapshot,
+//! so nothing falls between the two.
 //!
 //! A client that cannot keep up never slows anyone else: the broadcast does
 //! not wait for it, and when it falls behind by more than the broadcast's
@@ -11,7 +13,11 @@
 //! client whose socket stops draining (send blocked longer than the send
 //! timeout) or that stops answering pings is closed.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use chrono::{DateTime, Utc};
@@ -19,7 +25,7 @@ use futures::{SinkExt, StreamExt};
 use samu_domain::{CentralId, UnitId};
 use samu_runtime::{Central, FleetEvent, UnitView, WallOccurrence};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, broadcast::error::RecvError};
 use tokio_util::sync::CancellationToken;
 
 /// Settings of the wall feed.
@@ -101,16 +107,126 @@ enum End {
     Shutdown,
 }
 
+/// The shared encoders of the feed: one task per filter (every central, or
+/// one central) coalesces the changes of each tick and serialises the delta
+/// **once**; every client of that filter forwards the same bytes. With a
+/// hundred walls, a tick costs one serialisation instead of a hundred.
+#[derive(Debug, Clone, Default)]
+pub struct WallHubs {
+    hubs: Arc<Mutex<HashMap<Option<CentralId>, broadcast::Sender<Utf8Bytes>>>>,
+}
+
+/// Encoded frames a hub keeps for slow clients (at 10 ticks a second, a few
+/// seconds) before they must resynchronise from a snapshot.
+const HUB_CAPACITY: usize = 64;
+
+impl WallHubs {
+    /// The encoded frames of `filter`'s hub, starting one on first use.
+    fn subscribe(
+        &self,
+        central: &Central,
+        filter: Option<&CentralId>,
+        config: &WallConfig,
+        shutdown: &CancellationToken,
+    ) -> broadcast::Receiver<Utf8Bytes> {
+        let mut hubs = self.hubs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = hubs.get(&filter.cloned()) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(HUB_CAPACITY);
+        hubs.insert(filter.cloned(), tx.clone());
+        tokio::spawn(hub(
+            central.clone(),
+            filter.cloned(),
+            tx,
+            Duration::from_millis(config.tick_ms.max(10)),
+            shutdown.clone(),
+        ));
+        rx
+    }
+}
+
+fn encode(frame: &WallFrame) -> Utf8Bytes {
+    metrics::counter!("samu_wall_frames_encoded_total").increment(1);
+    Utf8Bytes::from(serde_json::to_string(frame).expect("wall frames serialize"))
+}
+
+/// One filter's encoder: listens to every change, and each tick sends one
+/// serialised delta to every client of the filter.
+async fn hub(
+    central: Central,
+    filter: Option<CentralId>,
+    frames: broadcast::Sender<Utf8Bytes>,
+    tick: Duration,
+    shutdown: CancellationToken,
+) {
+    let filter = filter.as_ref();
+    let mut changes = central.subscribe();
+    let mut units: BTreeMap<UnitId, UnitView> = BTreeMap::new();
+    let mut figures = serde_json::Map::new();
+    let mut occurrences: BTreeMap<String, WallOccurrence> = BTreeMap::new();
+    let mut ticker = tokio::time::interval(tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            change = changes.recv() => match change {
+                Ok(FleetEvent::Unit(view)) => {
+                    if filter.is_none_or(|c| c == &view.central) {
+                        units.insert(view.id.clone(), view);
+                    }
+                }
+                Ok(FleetEvent::Occurrence(summary)) => {
+                    if filter.is_none_or(|c| c == &summary.central) {
+                        occurrences.insert(summary.id.to_string(), WallOccurrence::from(&*summary));
+                    }
+                }
+                Ok(FleetEvent::Indicators { central: id, figures: f }) => {
+                    if filter.is_none_or(|c| c == &id) {
+                        figures.insert(id.to_string(), f);
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    // The hub itself fell behind: every client of the filter
+                    // gets the same fresh snapshot.
+                    tracing::warn!(missed, "wall hub lagged; sending a snapshot");
+                    metrics::counter!("samu_wall_resyncs_total").increment(1);
+                    units.clear();
+                    figures.clear();
+                    occurrences.clear();
+                    let _ = frames.send(encode(&snapshot(&central, filter)));
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = ticker.tick() => {
+                if units.is_empty() && figures.is_empty() && occurrences.is_empty() {
+                    continue;
+                }
+                let delta = WallFrame::Delta {
+                    at: Utc::now(),
+                    units: std::mem::take(&mut units).into_values().collect(),
+                    occurrences: std::mem::take(&mut occurrences).into_values().collect(),
+                    indicators: std::mem::take(&mut figures),
+                };
+                if frames.receiver_count() > 0 {
+                    let _ = frames.send(encode(&delta));
+                }
+            }
+        }
+    }
+}
+
 /// Runs one wall client until it leaves, stalls or the server stops.
 pub async fn run_client(
     socket: WebSocket,
     central: Central,
     filter: Option<CentralId>,
     config: WallConfig,
+    hubs: WallHubs,
     shutdown: CancellationToken,
 ) {
     metrics::gauge!("samu_wall_clients").increment(1.0);
-    let end = session(socket, &central, filter.as_ref(), &config, &shutdown).await;
+    let end = session(socket, &central, filter.as_ref(), &config, &hubs, &shutdown).await;
     metrics::gauge!("samu_wall_clients").decrement(1.0);
     tracing::debug!(?end, "wall client left");
 }
@@ -120,26 +236,21 @@ async fn session(
     central: &Central,
     filter: Option<&CentralId>,
     config: &WallConfig,
+    hubs: &WallHubs,
     shutdown: &CancellationToken,
 ) -> End {
     let (mut sink, mut stream) = socket.split();
     let send_timeout = Duration::from_secs(config.send_timeout_s.max(1));
-    let send = |frame: WallFrame| {
-        let text = serde_json::to_string(&frame).expect("wall frames serialize");
-        Message::Text(Utf8Bytes::from(text))
-    };
-    let mut changes = central.subscribe();
+    // Subscribe before the snapshot: nothing falls between the two (a delta
+    // repeating what the snapshot shows is harmless: latest state wins).
+    let mut frames = hubs.subscribe(central, filter, config, shutdown);
+    let first = Message::Text(encode(&snapshot(central, filter)));
     if !matches!(
-        tokio::time::timeout(send_timeout, sink.send(send(snapshot(central, filter)))).await,
+        tokio::time::timeout(send_timeout, sink.send(first)).await,
         Ok(Ok(()))
     ) {
         return End::SendFailed;
     }
-    let mut pending: BTreeMap<UnitId, UnitView> = BTreeMap::new();
-    let mut pending_figures = serde_json::Map::new();
-    let mut pending_occurrences: BTreeMap<String, WallOccurrence> = BTreeMap::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(10)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ping = tokio::time::interval(Duration::from_secs(config.ping_s.max(1)));
     ping.tick().await;
     let idle_timeout = Duration::from_secs(config.idle_timeout_s.max(1));
@@ -151,68 +262,36 @@ async fn session(
                 let _ = sink.send(Message::Close(None)).await;
                 return End::Shutdown;
             }
-            change = changes.recv() => match change {
-                Ok(FleetEvent::Unit(view)) => {
-                    if filter.is_none_or(|c| c == &view.central) {
-                        pending.insert(view.id.clone(), view);
-                    }
-                    None
-                }
-                Ok(FleetEvent::Occurrence(summary)) => {
-                    if filter.is_none_or(|c| c == &summary.central) {
-                        pending_occurrences.insert(summary.id.to_string(), WallOccurrence::from(&*summary));
-                    }
-                    None
-                }
-                Ok(FleetEvent::Indicators { central: id, figures }) => {
-                    if filter.is_none_or(|c| c == &id) {
-                        pending_figures.insert(id.to_string(), figures);
-                    }
-                    None
-                }
+            frame = frames.recv() => match frame {
+                Ok(bytes) => Message::Text(bytes),
                 Err(RecvError::Lagged(missed)) => {
                     // Fell behind: the fresh snapshot replaces what was missed.
                     tracing::debug!(missed, "wall client lagged; resynchronising");
                     metrics::counter!("samu_wall_resyncs_total").increment(1);
-                    pending.clear();
-                    pending_figures.clear();
-                    pending_occurrences.clear();
-                    Some(send(snapshot(central, filter)))
+                    Message::Text(encode(&snapshot(central, filter)))
                 }
                 Err(RecvError::Closed) => return End::Shutdown,
             },
-            _ = tick.tick() => {
-                if pending.is_empty() && pending_figures.is_empty() && pending_occurrences.is_empty() {
-                    None
-                } else {
-                    let units = std::mem::take(&mut pending).into_values().collect();
-                    let indicators = std::mem::take(&mut pending_figures);
-                    let occurrences = std::mem::take(&mut pending_occurrences).into_values().collect();
-                    Some(send(WallFrame::Delta { at: Utc::now(), units, occurrences, indicators }))
-                }
-            }
             _ = ping.tick() => {
                 if last_heard.elapsed() > idle_timeout {
                     return End::Idle;
                 }
-                Some(Message::Ping(Default::default()))
+                Message::Ping(Default::default())
             }
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::ClientClosed,
                 Some(Ok(_)) => {
                     last_heard = tokio::time::Instant::now();
-                    None
+                    continue;
                 }
             },
         };
-        if let Some(message) = outgoing {
-            match tokio::time::timeout(send_timeout, sink.send(message)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return End::SendFailed,
-                Err(_) => {
-                    metrics::counter!("samu_wall_slow_clients_total").increment(1);
-                    return End::SlowClient;
-                }
+        match tokio::time::timeout(send_timeout, sink.send(outgoing)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return End::SendFailed,
+            Err(_) => {
+                metrics::counter!("samu_wall_slow_clients_total").increment(1);
+                return End::SlowClient;
             }
         }
     }
