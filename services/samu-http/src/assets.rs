@@ -1,16 +1,17 @@
-//! The wall page: `dashboard/dist`, built by Vite from `dashboard/` and
-//! embedded into the binary at compile time, so the server needs no Node and
-//! no files beside it.
+//! The pages: `dashboard/dist`, built by Vite from `dashboard/` and embedded
+//! into the binary at compile time, so the server needs no Node and no files
+//! beside it.
 //!
-//! `GET /` is `index.html`; `GET /assets/…` and the other files of `dist/`
+//! `GET /` is the video wall (`index.html`), `GET /console` the regulation
+//! console (`console.html`); `GET /assets/…` and the other files of `dist/`
 //! are served under their own paths with their content type. Files under
 //! `assets/` carry a content hash in their names, so they are cached for a
-//! year; `index.html` and `config.json` are revalidated every time (ETag).
-//! An unknown path gets the router's JSON 404.
+//! year; the pages and `config.json` are revalidated every time (ETag). An
+//! unknown path gets the router's JSON 404.
 //!
-//! Rebuild the page with `cd dashboard && npm ci && npm run build`
-//! (docs/wall.md). A checkout without `dashboard/dist` does not compile: the
-//! error points at the `#[derive(Embed)]` below.
+//! Rebuild the pages with `cd dashboard && npm install && npm run build`
+//! (docs/wall.md, docs/console.md). A checkout without `dashboard/dist` does
+//! not compile: the error points at the `#[derive(Embed)]` below.
 
 use axum::{
     extract::Path,
@@ -28,8 +29,9 @@ use crate::error::ApiError;
 #[folder = "../../dashboard/dist/"]
 struct Dist;
 
-/// A `dist/` without the page does not compile either.
-const _PAGE: &[u8] = include_bytes!("../../../dashboard/dist/index.html"); // Missing? cd dashboard && npm ci && npm run build
+/// A `dist/` without the pages does not compile either.
+const _PAGE: &[u8] = include_bytes!("../../../dashboard/dist/index.html"); // Missing? cd dashboard && npm install && npm run build
+const _CONSOLE: &[u8] = include_bytes!("../../../dashboard/dist/console.html"); // Missing? cd dashboard && npm install && npm run build
 
 /// Cache policy of hashed, never-changing files.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -40,14 +42,24 @@ const REVALIDATE: &str = "no-cache";
 const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data: blob: http: https:; connect-src 'self' ws: wss:; base-uri 'none'; \
      form-action 'none'";
+/// The console: the wall's policy (its forms post through `fetch`, under
+/// `connect-src`, never as native submissions), and never inside a frame.
+const CONSOLE_CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: blob: http: https:; connect-src 'self' ws: wss:; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
 
-/// The routes of the page: `/`, `/assets/{*path}` and each other top-level
-/// file of `dist/` (e.g. `/config.json`).
+/// The routes of the pages: `/`, `/console`, `/assets/{*path}` and each
+/// other top-level file of `dist/` (e.g. `/config.json`).
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let mut router = Router::new()
         .route(
             "/",
             get(|headers: HeaderMap| async move { serve("index.html", &headers) }),
+        )
+        .route(
+            "/console",
+            get(|headers: HeaderMap| async move { serve("console.html", &headers) }),
         )
         .route(
             "/assets/{*path}",
@@ -57,7 +69,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         );
     for file in Dist::iter() {
         let file = file.into_owned();
-        if file == "index.html" || file.starts_with("assets/") {
+        if file == "index.html" || file == "console.html" || file.starts_with("assets/") {
             continue;
         }
         let route = format!("/{file}");
@@ -144,10 +156,15 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if path == "index.html" {
+    let csp = match path {
+        "index.html" => Some(PAGE_CSP),
+        "console.html" => Some(CONSOLE_CSP),
+        _ => None,
+    };
+    if let Some(csp) = csp {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_CSP),
+            HeaderValue::from_static(csp),
         );
     }
     response
@@ -172,6 +189,31 @@ mod tests {
             );
         }
         assert!(Dist::iter().any(|f| f.ends_with(".js")));
+    }
+
+    #[test]
+    fn the_built_console_is_embedded() {
+        let page = Dist::get("console.html").expect("dashboard/dist/console.html");
+        let html = std::str::from_utf8(&page.data).unwrap();
+        assert!(html.contains("Console de Regulação"));
+        // No inline script: the CSP allows only the page's own files.
+        assert!(!html.contains("<script>"));
+        for part in html.split("\"/assets/").skip(1) {
+            let name = part.split('"').next().unwrap();
+            assert!(
+                Dist::get(&format!("assets/{name}")).is_some(),
+                "console.html links to assets/{name}, which is not in dist/"
+            );
+        }
+    }
+
+    #[test]
+    fn both_pages_talk_only_to_their_own_server() {
+        for csp in [PAGE_CSP, CONSOLE_CSP] {
+            assert!(csp.contains("script-src 'self';"));
+            assert!(csp.contains("connect-src 'self' ws: wss:;"));
+        }
+        assert!(CONSOLE_CSP.contains("frame-ancestors 'none'"));
     }
 
     #[test]

@@ -19,9 +19,8 @@ macro_rules! vocabulary {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
+            $( $(#[$vmeta])* #[serde(rename = $wire)] $variant, )+
         }
 
         impl $name {
@@ -278,6 +277,13 @@ mod tests {
         assert!(e.message.contains("vermelho, amarelo, verde, azul"), "{e}");
         assert_eq!(UnitStep::parse("s", "on_scene"), Ok(UnitStep::OnScene));
         assert_eq!(Nature::Obstetric.label_pt(), "obstétrico");
+        // The wire name in JSON is the same as `as_str`, for every value.
+        for n in Nature::ALL {
+            assert_eq!(serde_json::to_value(n).unwrap(), n.as_str());
+        }
+        for s in UnitStep::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 
     #[test]
