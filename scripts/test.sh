@@ -106,6 +106,10 @@ fi
 samu_step "scripts/e2e-setup.sh"
 "$REPO_ROOT/scripts/e2e-setup.sh" || die "could not install the wall page's e2e prerequisites"
 
+# The pages' pure helpers (formatting, queues, elapsed time), with node --test.
+samu_step "npm test (dashboard)"
+(cd "$REPO_ROOT/dashboard" && npm test --silent) || die "the dashboard's unit tests failed"
+
 samu_step "cargo nextest run --workspace --locked --profile $profile${*:+ $*}"
 cargo nextest run --workspace --locked --profile "$profile" "$@"
 
