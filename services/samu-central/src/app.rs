@@ -186,6 +186,7 @@ impl Application {
             servers.spawn(samu_demo::simulate(
                 target,
                 tokens.devices,
+                tokens.users,
                 config.demo.clone(),
                 shutdown.clone(),
             ));

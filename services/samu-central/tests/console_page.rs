@@ -376,6 +376,8 @@ async fn three_people_work_an_occurrence_through_the_console_and_the_wall_shows_
     config.demo.report_interval_ms = 1_000;
     config.demo.seed = Some(11);
     config.demo.mean_idle_s = 100_000;
+    // No simulated desk: its calls would compete for the units the page dispatches.
+    config.demo.desk = false;
     config.demo.out_of_service_chance = 0.0;
     config.demo.crew_change_chance = 0.0;
     let app = samu_central::app::Application::build(config, true)

@@ -55,6 +55,8 @@ pub struct DemoBase {
     pub name: String,
     /// Where.
     pub location: GeoPoint,
+    /// IBGE code of the municipality it stands in.
+    pub municipality: CentralId,
 }
 
 /// A unit of the demo.
@@ -127,6 +129,7 @@ fn layout(row: Row) -> DemoCentral {
                 row.lat + radius_deg * angle.sin(),
                 row.lon + radius_deg * angle.cos(),
             ),
+            municipality: id.clone(),
         });
     }
     for (code, name, centre) in municipalities.iter().skip(1) {
@@ -134,6 +137,7 @@ fn layout(row: Row) -> DemoCentral {
             id: BaseId::parse("base", &format!("{id}-base-{code}")).expect("valid id"),
             name: format!("Base {name}"),
             location: *centre,
+            municipality: code.clone(),
         });
     }
     let types = std::iter::repeat_n(UnitType::Usa, row.usa as usize)
@@ -198,7 +202,14 @@ mod tests {
             .unwrap();
         assert_eq!(bh.units.len(), 32);
         assert_eq!(bh.municipalities.len(), 3);
-        assert!(bh.bases.iter().any(|b| b.name == "Base Ouro Preto"));
+        assert!(bh
+            .bases
+            .iter()
+            .any(|b| b.name == "Base Ouro Preto" && b.municipality.as_str() == "3146107"));
+        assert!(centrals.iter().all(|c| c.bases.iter().all(|b| c
+            .municipalities
+            .iter()
+            .any(|(m, _, _)| *m == b.municipality))));
         let mut ids: Vec<_> = units.iter().map(|u| u.id.clone()).collect();
         ids.sort();
         ids.dedup();
