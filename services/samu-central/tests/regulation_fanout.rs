@@ -1,6 +1,8 @@
-//! Two instances behind Redis sharing one store: an occurrence taken on one
+//! Two instances behind Redis sharing one store: a unit streaming to one is
+//! recommended and dispatched from the other, an occurrence taken on one
 //! reaches the consoles and walls of the other, and the store keeps two
-//! consoles on two instances from sending one unit to two occurrences.
+//! consoles on two instances from sending one unit to two occurrences; the
+//! unit's status is written once, by the instance that holds its stream.
 
 mod common;
 
@@ -21,11 +23,19 @@ async fn an_occurrence_taken_on_one_instance_is_seen_and_respected_on_the_other(
         c.fanout.channel = channel.clone();
     };
     let a = TestApp::spawn_with(TestBackend::Postgres, with_redis).await;
+    let dir_b = std::env::temp_dir().join(format!("samu-test-regb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let mut config_b = test_config(&a.db, &dir_b);
+    with_redis(&mut config_b);
+    let b = TestApp::start(
+        config_b,
+        a.db.clone(),
+        std::sync::Arc::new(tempfile_dir::Dir(dir_b)),
+    )
+    .await;
     a.seed_central().await;
-    // An instance learns the registry and the units' last stored state when
-    // it starts (registry changes and other instances' live positions are
-    // not replicated into its fleet state yet: docs/reliability.md), so the
-    // unit reports to A before B starts.
+    // Registered on A after B started, and streaming to A: B learns the unit
+    // from A's views, so its recommendation and dispatch checks see it.
     let token = a.add_unit("bh-usa-01", pb::UnitType::Usa).await;
     let mut vehicle = a.vehicle(&token).await.unwrap();
     vehicle
@@ -34,25 +44,21 @@ async fn an_occurrence_taken_on_one_instance_is_seen_and_respected_on_the_other(
     vehicle
         .report("bh-usa-01", 2, available("bh-usa-01", pb::UnitType::Usa))
         .await;
-    let dir_b = std::env::temp_dir().join(format!("samu-test-regb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir_b).unwrap();
-    let mut config_b = test_config(&a.db, &dir_b);
-    with_redis(&mut config_b);
-    eventually("A stored the unit's state", || async {
-        let units = a.store.load_fleet(chrono::Utc::now()).await.ok()?;
-        units
-            .iter()
-            .any(|(r, s)| {
-                r.id.as_str() == "bh-usa-01" && s.as_ref().is_some_and(|s| s.fix.is_some())
-            })
-            .then_some(())
+    eventually("B knows A's unit as available", || async {
+        let state = b
+            .fleet()
+            .await
+            .get_unit(authed(
+                &b.wall_token,
+                pb::GetUnitRequest {
+                    unit_id: "bh-usa-01".into(),
+                },
+            ))
+            .await
+            .ok()?
+            .into_inner();
+        (state.status == i32::from(pb::UnitStatus::AvailableAtBase)).then_some(())
     })
-    .await;
-    let b = TestApp::start(
-        config_b,
-        a.db.clone(),
-        std::sync::Arc::new(tempfile_dir::Dir(dir_b)),
-    )
     .await;
 
     let tarm = a.login_as(Role::Tarm, "tarm.a").await;
@@ -175,4 +181,45 @@ async fn an_occurrence_taken_on_one_instance_is_seen_and_respected_on_the_other(
     assert_eq!(loser.code(), tonic::Code::FailedPrecondition, "{loser:?}");
     let engaged = a.store.engaged_units().await.unwrap();
     assert_eq!(engaged.len(), 1);
+    // Whichever instance won, the unit's own instance (A) applied and wrote
+    // the status, once, and both instances show it.
+    for app in [&a, &b] {
+        eventually("the unit shows dispatched", || async {
+            let state = app
+                .fleet()
+                .await
+                .get_unit(authed(
+                    &app.wall_token,
+                    pb::GetUnitRequest {
+                        unit_id: "bh-usa-01".into(),
+                    },
+                ))
+                .await
+                .ok()?
+                .into_inner();
+            (state.status == i32::from(pb::UnitStatus::Dispatched)).then_some(())
+        })
+        .await;
+    }
+    let unit = samu_domain::UnitId::parse("unit", "bh-usa-01").unwrap();
+    let history = eventually("the dispatch is stored", || async {
+        let h = a.store.status_history(&unit).await.ok()?;
+        h.iter()
+            .any(|c| c.status == samu_domain::UnitStatus::Dispatched)
+            .then_some(h)
+    })
+    .await;
+    let numbers: Vec<u64> = history.iter().map(|c| c.event_no).collect();
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u64).collect::<Vec<_>>(),
+        "one history, no gaps or doubles"
+    );
+    assert_eq!(
+        history
+            .iter()
+            .filter(|c| c.status == samu_domain::UnitStatus::Dispatched)
+            .count(),
+        1
+    );
 }

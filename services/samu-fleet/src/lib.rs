@@ -17,12 +17,14 @@
 pub mod config;
 pub mod dispatch;
 pub mod nearest;
+pub mod remote;
 pub mod seq;
 pub mod state;
 pub mod unit;
 
 pub use config::{EtaModel, FleetConfig, TrackRule};
 pub use nearest::{Nearest, NearestQuery};
+pub use remote::RemoteView;
 pub use state::{
     CrewChange, CrewStatusOutcome, CrewStatusReport, FleetError, FleetState, PositionKind,
     PositionOutcome, StatusChange, StatusSource,

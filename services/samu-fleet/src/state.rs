@@ -273,6 +273,7 @@ impl FleetState {
             last_event_key: None,
             last_received: None,
             last_event_at: None,
+            remote: false,
         };
         let mut state = state;
         if state.event_no > 0 {
@@ -319,6 +320,8 @@ impl FleetState {
         let min_track_interval = seconds(self.config.track.min_interval_s);
         let min_track_distance = self.config.track.min_distance_m;
         let unit = &mut self.units[slot];
+        // Its app talks to this instance now.
+        unit.remote = false;
         unit.last_heard = unit.last_heard.max(Some(fix.at));
         unit.last_received = Some(now);
 
@@ -395,6 +398,7 @@ impl FleetState {
             return Ok(CrewStatusOutcome::Duplicate);
         }
         let unit = &mut self.units[slot];
+        unit.remote = false;
         if unit
             .last_report_at
             .is_some_and(|last| report.reported_at < last)
@@ -435,6 +439,10 @@ impl FleetState {
         let mut changes = Vec::new();
         for slot in 0..self.units.len() {
             let unit = &mut self.units[slot];
+            // Another instance holds its app's stream and watches its signal.
+            if unit.remote {
+                continue;
+            }
             let Some(heard) = unit.last_received.or(unit.last_heard) else {
                 continue;
             };

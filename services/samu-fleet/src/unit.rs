@@ -119,6 +119,9 @@ pub struct UnitState {
     /// Status, reason and crew completeness of the last status event, to
     /// write an event only when one of them changes.
     pub(crate) last_event_key: Option<EventKey>,
+    /// Known only through another instance's views (its app streams there):
+    /// this instance neither watches its signal nor writes its history.
+    pub(crate) remote: bool,
 }
 
 pub(crate) type EventKey = (UnitStatus, Option<OutOfServiceReason>, bool);
@@ -140,6 +143,11 @@ impl UnitState {
             && self.status().is_available()
             && self.crew_check.complete
             && self.fix.is_some()
+    }
+
+    /// Known only through another instance's views.
+    pub fn is_remote(&self) -> bool {
+        self.remote
     }
 
     /// Highest report sequence number applied.

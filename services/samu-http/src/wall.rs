@@ -186,6 +186,7 @@ async fn hub(
                         figures.insert(id.to_string(), f);
                     }
                 }
+                Ok(FleetEvent::CentralStatus { .. }) => {}
                 Err(RecvError::Lagged(missed)) => {
                     // The hub itself fell behind: every client of the filter
                     // gets the same fresh snapshot.

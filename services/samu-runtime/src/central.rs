@@ -263,7 +263,7 @@ impl Central {
         self.with_fleet(|fleet| {
             fleet
                 .units()
-                .filter(|u| u.last_seq() > 0)
+                .filter(|u| u.last_seq() > 0 && !u.is_remote())
                 .map(UnitView::from)
                 .collect()
         })
@@ -309,6 +309,11 @@ impl Central {
         }
     }
 
+    /// Tells the other instances only (through the fan-out), not the walls.
+    pub(crate) fn publish_to_peers(&self, event: FleetEvent) {
+        let _ = self.inner.local_feed.send(event);
+    }
+
     /// Publishes a change made on this instance.
     pub fn publish(&self, event: FleetEvent) {
         if let FleetEvent::Occurrence(summary) = &event {
@@ -336,9 +341,15 @@ impl Central {
             let _ = self.inner.feed.send(event);
             return;
         }
+        if let FleetEvent::CentralStatus { unit, status, at } = event {
+            self.apply_peer_directive(unit, status, at);
+            return;
+        }
         let FleetEvent::Unit(view) = &event else {
             return;
         };
+        // The nearest-unit answers and dispatch checks here see it too.
+        self.with_fleet_mut(|fleet| fleet.apply_remote_view(view.to_remote()));
         {
             let mut remote = self
                 .inner
@@ -354,6 +365,38 @@ impl Central {
             remote.insert(view.id.clone(), view.clone());
         }
         let _ = self.inner.feed.send(event);
+    }
+
+    /// A peer decided a unit's status; applied and written here only when
+    /// this instance holds the unit's stream (or last did).
+    fn apply_peer_directive(
+        &self,
+        unit: UnitId,
+        status: samu_domain::UnitStatus,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let now = samu_domain::time::now();
+        let applied = self.with_fleet_mut(|fleet| {
+            let state = fleet.unit(&unit)?;
+            if state.is_remote() || state.last_seq() == 0 {
+                return None;
+            }
+            let change = fleet.apply_central_status(&unit, status, at, now).ok()??;
+            let state = fleet.unit(&unit)?;
+            Some((
+                WriteItem::status(change, state.snapshot()),
+                UnitView::from(state),
+            ))
+        });
+        if let Some((item, view)) = applied {
+            self.publish(FleetEvent::Unit(view));
+            let writes = self.inner.writes.clone();
+            tokio::spawn(async move {
+                if writes.send(item).await.is_err() {
+                    tracing::warn!("writer stopped; a peer's status decision is not stored");
+                }
+            });
+        }
     }
 
     /// Reports waiting for the writer.

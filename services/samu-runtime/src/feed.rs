@@ -37,6 +37,29 @@ pub struct UnitView {
     pub updated_at: DateTime<Utc>,
 }
 
+impl UnitView {
+    /// The view as a peer's report for the fleet state.
+    pub fn to_remote(&self) -> samu_fleet::RemoteView {
+        samu_fleet::RemoteView {
+            id: self.id.clone(),
+            central: self.central.clone(),
+            unit_type: self.unit_type,
+            label: self.label.clone(),
+            status: self.status,
+            out_of_service_reason: self.out_of_service_reason,
+            fix: match (self.lat, self.lon, self.fix_at) {
+                (Some(lat), Some(lon), Some(at)) => samu_domain::GeoPoint::new("view", lat, lon)
+                    .ok()
+                    .map(|p| (p, at)),
+                _ => None,
+            },
+            heading: self.heading,
+            crew_complete: self.crew_complete,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
 impl From<&UnitState> for UnitView {
     fn from(u: &UnitState) -> Self {
         Self {
@@ -64,6 +87,18 @@ pub enum FleetEvent {
     Unit(UnitView),
     /// An occurrence changed (no personal data: see `Summary`).
     Occurrence(Box<samu_occurrence::Summary>),
+    /// The central decided a unit's status (a dispatch, a step of an
+    /// occurrence) on an instance that does not hold the unit's stream: the
+    /// instance that does applies it and writes it. Only between instances;
+    /// walls never see it.
+    CentralStatus {
+        /// The unit.
+        unit: UnitId,
+        /// Its new status.
+        status: UnitStatus,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A central's running figures changed (team on duty against minimum).
     Indicators {
         /// The central.

@@ -546,6 +546,19 @@ impl Central {
                 }
             }
         }
+        if self.with_fleet(|fleet| {
+            fleet
+                .unit(unit)
+                .is_some_and(samu_fleet::UnitState::is_remote)
+        }) {
+            // Its app streams to another instance: that one applies and writes it.
+            self.publish_to_peers(FleetEvent::CentralStatus {
+                unit: unit.clone(),
+                status: status_of(step),
+                at: event.at,
+            });
+            return;
+        }
         let now = samu_domain::time::now();
         let applied = self.with_fleet_mut(|fleet| {
             let change = fleet
