@@ -21,6 +21,7 @@ backend_tests! {
     refused_steps_get_clear_errors_and_change_nothing => refused_steps;
     response_times_match_a_hand_computed_fixture => response_times;
     every_access_to_personal_data_is_audited_and_never_reaches_the_wall => audit_trail;
+    response_targets_are_settings_of_the_central => targets;
 }
 
 /// Where the emergency is: Praça da Liberdade.
@@ -918,4 +919,65 @@ async fn audit_trail(backend: TestBackend) {
             assert!(!text.contains(secret), "{secret} on the wall: {text}");
         }
     }
+}
+
+async fn targets(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_central().await;
+    let desk = desk(&app).await;
+    let mut admin = app.admin().await;
+    let central = |targets: Option<&str>| {
+        authed(
+            &app.admin_token,
+            pb::Central {
+                id: BH.into(),
+                name: "SAMU BH".into(),
+                population: 2_523_794,
+                response_targets_json: targets.map(str::to_owned),
+                ..Default::default()
+            },
+        )
+    };
+    let refused = admin
+        .upsert_central(central(Some(
+            r#"{"vermelho": 0, "amarelo": 30, "verde": 60, "azul": 120}"#,
+        )))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("response_targets_json.vermelho"),
+        "{refused:?}"
+    );
+    admin
+        .upsert_central(central(Some(
+            r#"{"vermelho": 8, "amarelo": 20, "verde": 45, "azul": 90}"#,
+        )))
+        .await
+        .expect("targets set");
+    let (_, opened) = api(
+        &app,
+        "POST",
+        "/api/v1/occurrences",
+        &desk.tarm,
+        Some(call_body()),
+    )
+    .await;
+    let id = opened["summary"]["id"].as_str().unwrap().to_owned();
+    let (_, regulated) = api(
+        &app,
+        "POST",
+        &format!("/api/v1/occurrences/{id}/regulation"),
+        &desk.physician,
+        Some(json!({"priority": "vermelho", "decision": "dispatch", "unit_types": ["USB"]})),
+    )
+    .await;
+    assert_eq!(regulated["summary"]["target_min"], 8);
+    // Absent leaves them; "" restores the defaults.
+    admin.upsert_central(central(None)).await.unwrap();
+    let (_, list) = api(&app, "GET", "/api/v1/occurrences", &desk.physician, None).await;
+    assert_eq!(list["occurrences"][0]["target_min"], 8);
+    admin.upsert_central(central(Some(""))).await.unwrap();
+    let (_, list) = api(&app, "GET", "/api/v1/occurrences", &desk.physician, None).await;
+    assert_eq!(list["occurrences"][0]["target_min"], 10);
 }

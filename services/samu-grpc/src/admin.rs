@@ -121,10 +121,26 @@ impl pb::admin_server::Admin for AdminService {
                 })
             })
             .transpose()?;
+        let targets = match c.response_targets_json.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(json) => {
+                samu_occurrence::ResponseTargets::from_json("response_targets_json", json)
+                    .map_err(|e| invalid(&e))?;
+                Some(Some(json.to_owned()))
+            }
+        };
         self.central
             .upsert_central(&row)
             .await
             .map_err(|e| from_registry(&e))?;
+        if let Some(targets) = &targets {
+            self.central
+                .store()
+                .set_response_targets(&row.id, targets.as_deref(), samu_domain::time::now())
+                .await
+                .map_err(|e| from_registry(&e.into()))?;
+        }
         if settings.is_some() || amount.is_some() {
             self.central
                 .put_indicator_settings(&row.id, settings, amount)
@@ -138,6 +154,7 @@ impl pb::admin_server::Admin for AdminService {
             population: row.population,
             programmed_monthly_centavos: c.programmed_monthly_centavos,
             indicator_settings_json: c.indicator_settings_json,
+            response_targets_json: c.response_targets_json,
         }))
     }
 
