@@ -22,6 +22,7 @@ backend_tests! {
     response_times_match_a_hand_computed_fixture => response_times;
     every_access_to_personal_data_is_audited_and_never_reaches_the_wall => audit_trail;
     response_targets_are_settings_of_the_central => targets;
+    personal_data_is_erased_after_retention_and_exported_on_request => retention;
 }
 
 /// Where the emergency is: Praça da Liberdade.
@@ -980,4 +981,119 @@ async fn targets(backend: TestBackend) {
     admin.upsert_central(central(Some(""))).await.unwrap();
     let (_, list) = api(&app, "GET", "/api/v1/occurrences", &desk.physician, None).await;
     assert_eq!(list["occurrences"][0]["target_min"], 10);
+}
+
+async fn retention(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_central().await;
+    let desk = desk(&app).await;
+    let (_, opened) = api(
+        &app,
+        "POST",
+        "/api/v1/occurrences",
+        &desk.tarm,
+        Some(call_body()),
+    )
+    .await;
+    let id = opened["summary"]["id"].as_str().unwrap().to_owned();
+    api(
+        &app,
+        "POST",
+        &format!("/api/v1/occurrences/{id}/regulation"),
+        &desk.physician,
+        Some(json!({"priority": "verde", "decision": "orientation"})),
+    )
+    .await;
+    let (status, _) = api(
+        &app,
+        "POST",
+        &format!("/api/v1/occurrences/{id}/close"),
+        &desk.physician,
+        Some(json!({"note": "orientado"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Still within the period: nothing erased.
+    let retention = TimeDelta::days(30);
+    assert_eq!(
+        app.central
+            .purge_expired_personal_data(retention, Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
+    // Thirty-one days later.
+    let later = Utc::now() + TimeDelta::days(31);
+    assert_eq!(
+        app.central
+            .purge_expired_personal_data(retention, later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.central
+            .purge_expired_personal_data(retention, later)
+            .await
+            .unwrap(),
+        0,
+        "once"
+    );
+
+    let (status, export) = api(
+        &app,
+        "GET",
+        &format!("/api/v1/occurrences/{id}/export"),
+        &desk.manager,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{export}");
+    let text = export.to_string();
+    for secret in [
+        PHONE,
+        PATIENT,
+        "Maria Exemplo",
+        "Praça da Liberdade",
+        "dor no peito",
+    ] {
+        assert!(!text.contains(secret), "{secret} survived the erasure");
+    }
+    assert!(export["personal_purged_at"].is_string());
+    assert_eq!(
+        export["occurrence"]["summary"]["priority"], "verde",
+        "the facts stay"
+    );
+    assert_eq!(export["occurrence"]["call"]["nature"], "clinico");
+    let actions: Vec<&str> = export["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["call_received", "regulated", "closed", "purged", "export"]
+    );
+    // Only the manager answers such requests.
+    let (status, _) = api(
+        &app,
+        "GET",
+        &format!("/api/v1/occurrences/{id}/export"),
+        &desk.physician,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    // The figures still count it.
+    let clocks = app
+        .store
+        .occurrence_clocks(
+            &samu_domain::CentralId::parse("c", BH).unwrap(),
+            Utc::now() - TimeDelta::hours(1),
+            Utc::now() + TimeDelta::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(clocks.len(), 1);
 }

@@ -203,6 +203,9 @@ async fn grpc_probe(app: &TestApp, rpc: Rpc, token: &str) -> Answer {
         Rpc::Report => {
             http_probe(app, "GET", &format!("/api/reports/{BH}/2026-11.csv"), token).await
         }
+        Rpc::ExportOccurrence => {
+            http_probe(app, "GET", "/api/v1/occurrences/nope/export", token).await
+        }
         Rpc::WallFeed => {
             let request = http::Request::builder()
                 .uri(format!("ws://{}/ws/wall", app.http_addr))

@@ -43,6 +43,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/occurrences/{id}/corrections", post(correct))
         .route("/api/v1/occurrences/{id}/close", post(close))
         .route("/api/v1/occurrences/{id}/audit", get(audit))
+        .route("/api/v1/occurrences/{id}/export", get(export))
         .route(
             "/api/v1/centrals/{central}/response-times",
             get(response_times),
@@ -606,6 +607,28 @@ async fn audit(
         })
         .collect();
     Ok(Json(json!({"records": records})).into_response())
+}
+
+async fn export(
+    State(state): State<HttpState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = caller(&state, &headers, peer.0, Rpc::ExportOccurrence)?;
+    let export = state
+        .central
+        .export_occurrence(&who, &occurrence_id(&id)?)
+        .await
+        .map_err(from_regulation)?;
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"ocorrencia-{id}.json\""),
+        )],
+        Json(export),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -77,8 +77,35 @@ impl CallRecord {
         Ok(self)
     }
 
+    /// The same call with every personal field emptied: what is kept after
+    /// the retention period (nature, municipality and location stay, for the
+    /// figures and the map).
+    #[must_use]
+    pub fn erased(&self) -> Self {
+        Self {
+            caller_phone: String::new(),
+            caller_name: None,
+            address: String::new(),
+            reference_point: None,
+            municipality: self.municipality.clone(),
+            complaint: String::new(),
+            nature: self.nature,
+            patient_name: None,
+            patient_age: None,
+            location: self.location,
+        }
+    }
+
+    /// Whether the personal data was erased.
+    pub fn is_erased(&self) -> bool {
+        self.caller_phone.is_empty() && self.address.is_empty() && self.complaint.is_empty()
+    }
+
     /// Names of the personal fields that hold a value, for the audit trail.
     pub fn personal_fields(&self) -> Vec<&'static str> {
+        if self.is_erased() {
+            return Vec::new();
+        }
         let mut fields = vec!["caller_phone", "address", "complaint"];
         if self.caller_name.is_some() {
             fields.push("caller_name");

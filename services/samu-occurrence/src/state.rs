@@ -168,7 +168,7 @@ impl Occurrence {
         let first = events
             .next()
             .ok_or_else(|| not_now("an occurrence starts with its call"))?;
-        let mut occurrence = Self::open(id, number, first)?;
+        let mut occurrence = Self::start(id, number, first, false)?;
         for event in events {
             occurrence.apply(event)?;
         }
@@ -180,13 +180,29 @@ impl Occurrence {
     /// # Errors
     /// When the event is not a valid `CallReceived` numbered 1.
     pub fn open(id: OccurrenceId, number: u64, event: Event) -> Result<Self, TransitionError> {
+        Self::start(id, number, event, true)
+    }
+
+    /// A new or stored occurrence from its first event. A stored call is
+    /// taken as it is: it was checked when recorded, and after the retention
+    /// period its personal fields are empty.
+    fn start(
+        id: OccurrenceId,
+        number: u64,
+        event: Event,
+        validate: bool,
+    ) -> Result<Self, TransitionError> {
         let EventBody::CallReceived { central, call } = &event.body else {
             return Err(not_now("an occurrence starts with its call"));
         };
         if event.no != 1 {
             return Err(not_now("the call is event 1"));
         }
-        let call = call.clone().normalized()?;
+        let call = if validate {
+            call.clone().normalized()?
+        } else {
+            call.clone()
+        };
         Ok(Self {
             id,
             number,

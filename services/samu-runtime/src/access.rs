@@ -49,6 +49,9 @@ pub enum Rpc {
     ResponseTimes,
     /// `Regulation/AuditTrail`.
     AuditTrail,
+    /// `GET /api/v1/occurrences/{id}/export`: everything about one
+    /// occurrence, for a data subject's request (LGPD art. 18).
+    ExportOccurrence,
     /// `GET /api/reports/…` (monthly report).
     Report,
     /// `GET /ws/wall`.
@@ -57,7 +60,7 @@ pub enum Rpc {
 
 impl Rpc {
     /// Every call, for the table.
-    pub const ALL: [Rpc; 23] = [
+    pub const ALL: [Rpc; 24] = [
         Rpc::TelemetryStream,
         Rpc::NearestUnits,
         Rpc::GetUnit,
@@ -79,6 +82,7 @@ impl Rpc {
         Rpc::ListOccurrences,
         Rpc::ResponseTimes,
         Rpc::AuditTrail,
+        Rpc::ExportOccurrence,
         Rpc::Report,
         Rpc::WallFeed,
     ];
@@ -118,6 +122,8 @@ impl Rpc {
             }
             Rpc::ResponseTimes => matches!(role, Physician | Manager | Admin),
             Rpc::AuditTrail | Rpc::Report => matches!(role, Manager | Admin),
+            // The controller's answer to a data subject: the manager only.
+            Rpc::ExportOccurrence => role == Manager,
         }
     }
 }

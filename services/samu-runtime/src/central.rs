@@ -47,6 +47,11 @@ pub struct RuntimeConfig {
     pub running_figures_s: u64,
     /// How long a login session's token lasts, in seconds (a shift: 12 h).
     pub session_ttl_s: u64,
+    /// How long an occurrence's personal data is kept after it is closed,
+    /// in days (20 years, as a medical record: CFM Res. 1.821/2007).
+    pub personal_data_retention_days: u64,
+    /// How often the retention job looks for data past its period, in seconds.
+    pub retention_job_s: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +66,8 @@ impl Default for RuntimeConfig {
             daily_job_s: 60,
             running_figures_s: 10,
             session_ttl_s: 12 * 3600,
+            personal_data_retention_days: 20 * 365 + 5,
+            retention_job_s: 3600,
         }
     }
 }
@@ -193,6 +200,15 @@ impl Central {
             tokio::spawn(crate::running::refresh(
                 central.clone(),
                 Duration::from_secs(config.running_figures_s.max(1)),
+                shutdown.clone(),
+            )),
+            tokio::spawn(crate::retention::retention_job(
+                central.clone(),
+                chrono::TimeDelta::days(
+                    i64::try_from(config.personal_data_retention_days.clamp(1, 36_500))
+                        .unwrap_or(7_305),
+                ),
+                Duration::from_secs(config.retention_job_s.max(1)),
                 shutdown.clone(),
             )),
             tokio::spawn(central.clone().refresh_credentials(

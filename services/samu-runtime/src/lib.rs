@@ -16,6 +16,7 @@
 //! - [`regulation`]: occurrences from call to unit free, recommendation, response times.
 //! - [`registry`]: admin operations that touch both store and fleet.
 //! - [`reporting`]: the daily job and the monthly report (indicators).
+//! - [`retention`]: LGPD erasure after the retention period, and exports.
 //! - [`running`]: today's running figures for the wall.
 //! - [`team`]: clock-in and clock-out of the regulation room's staff.
 #![forbid(unsafe_code)]
@@ -29,6 +30,7 @@ pub mod ingest;
 pub mod registry;
 pub mod regulation;
 pub mod reporting;
+pub mod retention;
 pub mod running;
 pub mod team;
 pub mod writer;

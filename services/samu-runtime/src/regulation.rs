@@ -669,10 +669,20 @@ impl Central {
         caller: &Caller,
         id: &OccurrenceId,
     ) -> Result<Detail, RegulationError> {
+        self.occurrence_detail_as(caller, id, "read").await
+    }
+
+    /// [`Self::occurrence_detail`], audited as `action`.
+    pub(crate) async fn occurrence_detail_as(
+        &self,
+        caller: &Caller,
+        id: &OccurrenceId,
+        action: &str,
+    ) -> Result<Detail, RegulationError> {
         let occurrence = self.load(id).await?;
         caller.check_central(&occurrence.central)?;
         self.store()
-            .record_audit(&caller.audit("read", id, &occurrence.call.personal_fields()))
+            .record_audit(&caller.audit(action, id, &occurrence.call.personal_fields()))
             .await?;
         let targets = self.response_targets(&occurrence.central).await?;
         Ok(Detail::of(&occurrence, &targets))

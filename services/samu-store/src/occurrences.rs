@@ -536,3 +536,85 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// Occurrences closed before `closed_before` whose personal data is still
+    /// kept, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// A database failure or a corrupt row.
+    pub async fn occurrences_to_purge(
+        &self,
+        closed_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OccurrenceId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM occurrences WHERE closed_at IS NOT NULL AND closed_at < $1 \
+             AND personal_purged_at IS NULL ORDER BY closed_at LIMIT $2",
+        )
+        .bind(ms(closed_before))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        ids.iter()
+            .map(|id| OccurrenceId::parse("id", id).map_err(corrupt("occurrences")))
+            .collect()
+    }
+
+    /// Erases the personal data of one occurrence: its call event's body is
+    /// replaced by `erased_body` (the same call with the personal fields
+    /// emptied), the projection records when, and the audit trail says who.
+    /// The only change ever made to a stored event, by law (LGPD art. 16).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn purge_personal_data(
+        &self,
+        id: &OccurrenceId,
+        erased_body: &EventBody,
+        audit: &AuditRecord,
+    ) -> Result<bool, StoreError> {
+        let body = serde_json::to_string(erased_body).map_err(|e| StoreError::Corrupt {
+            table: "occurrence_events",
+            message: e.to_string(),
+        })?;
+        let mut tx = self.pool().begin().await?;
+        let marked = sqlx::query(
+            "UPDATE occurrences SET personal_purged_at = $2 \
+             WHERE id = $1 AND personal_purged_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(ms(audit.at))
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE occurrence_events SET body = $2 WHERE occurrence_id = $1 AND event_no = 1",
+        )
+        .bind(id.as_str())
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// When an occurrence's personal data was erased, if it was.
+    ///
+    /// # Errors
+    /// A database failure or a corrupt row.
+    pub async fn personal_purged_at(
+        &self,
+        id: &OccurrenceId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT personal_purged_at FROM occurrences WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+        at.flatten().map(|v| from_ms("occurrences", v)).transpose()
+    }
+}

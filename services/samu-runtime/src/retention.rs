@@ -1,0 +1,156 @@
+//! LGPD: personal data is kept only as long as the law asks, and a person's
+//! request for their data is answered from one export.
+//!
+//! After the retention period (counted from closing; 20 years by default,
+//! like a medical record under CFM Res. 1.821/2007; a setting), the job
+//! erases an occurrence's caller and patient data. What remains (the clock,
+//! priorities, units, nature, municipality) keeps the response-time figures
+//! and reports whole. Each erasure is an audit record.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use samu_occurrence::{Detail, EventBody, OccurrenceId};
+use samu_store::{AuditRecord, StoreError};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    central::Central,
+    regulation::{Caller, RegulationError},
+};
+
+/// Occurrences erased per pass, so a first run over years of history never
+/// holds the store for long.
+const PURGE_BATCH: u32 = 500;
+
+/// Everything stored about one occurrence, for a data subject's request.
+#[derive(Debug, Clone, Serialize)]
+pub struct OccurrenceExport {
+    /// The occurrence, its call record and timeline.
+    pub occurrence: Detail,
+    /// When its personal data was erased, if it was.
+    pub personal_purged_at: Option<DateTime<Utc>>,
+    /// Who read or wrote it, when, from where.
+    pub audit: Vec<serde_json::Value>,
+    /// When this export was made.
+    pub exported_at: DateTime<Utc>,
+}
+
+impl Central {
+    /// Erases the personal data of occurrences closed more than `retention`
+    /// before `now`; returns how many.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn purge_expired_personal_data(
+        &self,
+        retention: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut purged = 0;
+        loop {
+            let due = self
+                .store()
+                .occurrences_to_purge(now - retention, PURGE_BATCH)
+                .await?;
+            if due.is_empty() {
+                return Ok(purged);
+            }
+            let batch = due.len();
+            for id in due {
+                let Some(stored) = self.store().occurrence(&id).await? else {
+                    continue;
+                };
+                let Some(EventBody::CallReceived { central, call }) =
+                    stored.events.first().map(|e| e.body.clone())
+                else {
+                    continue;
+                };
+                let erased = EventBody::CallReceived {
+                    central,
+                    call: call.erased(),
+                };
+                let audit = AuditRecord {
+                    // When it really happened, whatever cut-off was asked.
+                    at: samu_domain::time::now(),
+                    credential_id: "system".into(),
+                    user_id: None,
+                    actor: "retention job".into(),
+                    role: "system".into(),
+                    action: "purged".into(),
+                    occurrence_id: Some(id.to_string()),
+                    fields: call
+                        .personal_fields()
+                        .iter()
+                        .map(|f| (*f).to_owned())
+                        .collect(),
+                    remote_addr: None,
+                };
+                if self
+                    .store()
+                    .purge_personal_data(&id, &erased, &audit)
+                    .await?
+                {
+                    purged += 1;
+                }
+            }
+            if batch < PURGE_BATCH as usize {
+                tracing::info!(purged, "personal data past its retention erased");
+                return Ok(purged);
+            }
+        }
+    }
+
+    /// Everything stored about an occurrence (audited as an export).
+    ///
+    /// # Errors
+    /// Unknown occurrence, another central, or a store failure.
+    pub async fn export_occurrence(
+        &self,
+        caller: &Caller,
+        id: &OccurrenceId,
+    ) -> Result<OccurrenceExport, RegulationError> {
+        let occurrence = self.occurrence_detail_as(caller, id, "export").await?;
+        let audit = self
+            .store()
+            .audit_trail(id)
+            .await?
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "at": r.at, "actor": r.actor, "role": r.role, "action": r.action,
+                    "fields": r.fields, "from": r.remote_addr,
+                })
+            })
+            .collect();
+        Ok(OccurrenceExport {
+            occurrence,
+            personal_purged_at: self.store().personal_purged_at(id).await?,
+            audit,
+            exported_at: samu_domain::time::now(),
+        })
+    }
+}
+
+/// Runs the erasure every `every` until shutdown.
+pub async fn retention_job(
+    central: Central,
+    retention: TimeDelta,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(e) = central
+            .purge_expired_personal_data(retention, samu_domain::time::now())
+            .await
+        {
+            tracing::error!(error = %e, "the retention job failed; it will retry");
+        }
+    }
+}
