@@ -7,8 +7,10 @@
 //! is away keeps serving its own clients.
 //!
 //! When the subscription (re)connects, the instance publishes the views of
-//! all its own units, so peers that missed changes while Redis was away
-//! catch up.
+//! all its own units and asks the others to do the same (a resync request),
+//! so that whichever instance gets back to Redis first, every peer catches up
+//! on what it missed while Redis was away. A change whose publication failed
+//! is published again once the connection is back, not dropped.
 #![forbid(unsafe_code)]
 
 use std::time::Duration;
@@ -36,12 +38,36 @@ impl Default for FanoutConfig {
     }
 }
 
-/// One message on the channel.
-#[derive(Debug, Serialize, Deserialize)]
-struct Envelope {
+/// One message on the channel: a change, or a resync request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
     /// The publishing instance, so it can skip its own messages.
-    instance: String,
-    event: FleetEvent,
+    pub instance: String,
+    /// A change made on the publishing instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<FleetEvent>,
+    /// The publisher has just (re)subscribed: every other instance
+    /// republishes the views of its own units.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resync: bool,
+}
+
+impl Envelope {
+    /// Reads a message from the channel.
+    ///
+    /// # Errors
+    /// The payload is not a message of this protocol.
+    pub fn decode(payload: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(payload)
+    }
+
+    /// Writes a message for the channel.
+    ///
+    /// # Errors
+    /// A value serde_json cannot write.
+    pub fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
 }
 
 /// Starts publishing and subscribing; both tasks stop on `shutdown` and
@@ -85,6 +111,8 @@ async fn publish(
 ) {
     let mut changes = central.subscribe_local();
     let mut attempt = 0;
+    // A change whose publication failed: published first once reconnected.
+    let mut pending: Option<String> = None;
     'connect: loop {
         let mut conn = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -100,39 +128,63 @@ async fn publish(
                 }
             },
         };
+        if attempt > 0 {
+            tracing::info!("Redis reachable again for publishing");
+        }
         attempt = 0;
         loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                e = changes.recv() => e,
-            };
-            let event = match event {
-                Ok(event) => event,
-                // Peers resynchronise from the store-backed views at the next
-                // resync; missing some intermediate positions is harmless.
-                Err(RecvError::Lagged(n)) => {
-                    metrics::counter!("samu_fanout_dropped_total").increment(n);
-                    continue;
+            let payload = match pending.take() {
+                Some(payload) => payload,
+                None => {
+                    let event = tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        e = changes.recv() => e,
+                    };
+                    let event = match event {
+                        Ok(event) => event,
+                        // Peers resynchronise from the views republished at
+                        // the next (re)subscription; missing some intermediate
+                        // positions is harmless.
+                        Err(RecvError::Lagged(n)) => {
+                            metrics::counter!("samu_fanout_dropped_total").increment(n);
+                            continue;
+                        }
+                        Err(RecvError::Closed) => return,
+                    };
+                    let envelope = Envelope {
+                        instance: instance.clone(),
+                        event: Some(event),
+                        resync: false,
+                    };
+                    match envelope.encode() {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot encode a fleet event");
+                            continue;
+                        }
+                    }
                 }
-                Err(RecvError::Closed) => return,
             };
-            let payload = match serde_json::to_string(&Envelope {
-                instance: instance.clone(),
-                event,
-            }) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot encode a fleet event");
-                    continue;
-                }
-            };
-            if let Err(e) = conn.publish::<_, _, ()>(&channel, payload).await {
+            if let Err(e) = conn.publish::<_, _, ()>(&channel, &payload).await {
                 metrics::counter!("samu_fanout_errors_total").increment(1);
                 tracing::warn!(error = %e, "publishing to Redis failed; reconnecting");
-                continue 'connect;
+                pending = Some(payload);
+                attempt += 1;
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff(attempt)) => continue 'connect,
+                }
             }
             metrics::counter!("samu_fanout_published_total").increment(1);
         }
+    }
+}
+
+/// Publishes the views of this instance's own units (they reach the channel
+/// through the publisher).
+fn republish_own_units(central: &Central) {
+    for view in central.local_unit_views() {
+        central.publish(FleetEvent::Unit(view));
     }
 }
 
@@ -148,6 +200,17 @@ async fn subscribe(
         let session = async {
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
+            // Ask the peers for their units: they may have changed while we
+            // could not hear them.
+            let request = Envelope {
+                instance: instance.clone(),
+                event: None,
+                resync: true,
+            }
+            .encode()
+            .map_err(|e| redis::RedisError::from(std::io::Error::other(e)))?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            conn.publish::<_, _, ()>(&channel, request).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
         let pubsub = tokio::select! {
@@ -165,12 +228,13 @@ async fn subscribe(
                 }
             }
         };
+        if attempt > 0 {
+            tracing::info!("Redis subscription back; resynchronising with the peers");
+        }
         attempt = 0;
         // Peers may have missed our changes while we were away: republish
         // the views of our own units.
-        for view in central.local_unit_views() {
-            central.publish(FleetEvent::Unit(view));
-        }
+        republish_own_units(&central);
         let mut messages = pubsub.on_message();
         loop {
             let message = tokio::select! {
@@ -188,11 +252,16 @@ async fn subscribe(
                     continue;
                 }
             };
-            match serde_json::from_str::<Envelope>(&payload) {
+            match Envelope::decode(&payload) {
                 Ok(envelope) if envelope.instance == instance => {}
                 Ok(envelope) => {
                     metrics::counter!("samu_fanout_received_total").increment(1);
-                    central.apply_remote(envelope.event);
+                    if envelope.resync {
+                        republish_own_units(&central);
+                    }
+                    if let Some(event) = envelope.event {
+                        central.apply_remote(event);
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "malformed fan-out message ignored"),
             }

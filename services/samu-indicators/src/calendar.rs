@@ -50,7 +50,9 @@ impl YearMonth {
     pub fn parse(raw: &str) -> Result<Self, IndicatorError> {
         let bad = || IndicatorError::new("month", format!("{raw:?} is not a month (YYYY-MM)"));
         let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
-        if y.len() != 4 || m.len() != 2 {
+        // Digits only: `str::parse` would also take a sign ("2026-+1").
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(y, 4) || !digits(m, 2) {
             return Err(bad());
         }
         let year = y.parse().map_err(|_| bad())?;

@@ -148,10 +148,25 @@ impl std::iter::Sum for Brl {
 /// Indicators that are not applicable (`None`) are left out and the weights
 /// of the others rescaled; `None` when nothing is applicable or the applicable
 /// weights are all zero.
+///
+/// Any finite weights (settings accept up to `f64::MAX`) give a finite
+/// score: weights so large that `weight × percentage` would overflow, or so
+/// small that it would lose its precision, are first divided by the largest
+/// applicable one. Ordinary weights are used as they are.
 pub fn weighted_score(weights: &Weights, percents: &[(IndicatorKind, Option<f64>)]) -> Option<f64> {
-    let (sum, total_weight) = percents
+    let applicable: Vec<(f64, f64)> = percents
         .iter()
         .filter_map(|&(kind, p)| p.map(|p| (kind.weight(weights), p)))
+        .collect();
+    let largest = applicable.iter().map(|&(w, _)| w).fold(0.0, f64::max);
+    let scale = if largest > 1e300 || (largest > 0.0 && largest < 1e-300) {
+        largest
+    } else {
+        1.0
+    };
+    let (sum, total_weight) = applicable
+        .iter()
+        .map(|&(w, p)| (w / scale, p))
         .fold((0.0, 0.0), |(sum, total), (w, p)| (sum + w * p, total + w));
     (total_weight > 0.0).then(|| sum / total_weight)
 }
