@@ -1085,6 +1085,38 @@ async fn retention(backend: TestBackend) {
     )
     .await;
     assert_eq!(status, 403);
+    // Position tracks and audit records have their own periods.
+    let _usb = ready_unit(&app, "bh-usb-01", pb::UnitType::Usb, -19.9230, -43.9380).await;
+    let unit = samu_domain::UnitId::parse("u", "bh-usb-01").unwrap();
+    eventually("the fix is stored", || async {
+        (!app.store.track(&unit).await.ok()?.is_empty()).then_some(())
+    })
+    .await;
+    let periods = samu_runtime::retention::Retention {
+        personal_data: retention,
+        position_track: TimeDelta::days(7),
+        audit: TimeDelta::days(3653),
+    };
+    let (erased, fixes, audit) = app
+        .central
+        .apply_retention(periods, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((erased, fixes, audit), (0, 0, 0), "nothing is old yet");
+    let (_, fixes, audit) = app.central.apply_retention(periods, later).await.unwrap();
+    assert!(fixes >= 1, "a month-old track is deleted");
+    assert_eq!(audit, 0, "audit records stay ten years");
+    assert!(app.store.track(&unit).await.unwrap().is_empty());
+    let eleven_years = Utc::now() + TimeDelta::days(11 * 365);
+    let (_, _, audit) = app
+        .central
+        .apply_retention(periods, eleven_years)
+        .await
+        .unwrap();
+    assert!(
+        audit >= 5,
+        "audit records past ten years are deleted ({audit})"
+    );
     // The figures still count it.
     let clocks = app
         .store

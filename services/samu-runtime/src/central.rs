@@ -50,6 +50,11 @@ pub struct RuntimeConfig {
     /// How long an occurrence's personal data is kept after it is closed,
     /// in days (20 years, as a medical record: CFM Res. 1.821/2007).
     pub personal_data_retention_days: u64,
+    /// How long stored position fixes are kept, in days (a year).
+    pub position_track_retention_days: u64,
+    /// How long audit records are kept, in days (ten years, as the seed
+    /// keeps accountability documents).
+    pub audit_retention_days: u64,
     /// How often the retention job looks for data past its period, in seconds.
     pub retention_job_s: u64,
 }
@@ -67,6 +72,8 @@ impl Default for RuntimeConfig {
             running_figures_s: 10,
             session_ttl_s: 12 * 3600,
             personal_data_retention_days: 20 * 365 + 5,
+            position_track_retention_days: 366,
+            audit_retention_days: 10 * 365 + 3,
             retention_job_s: 3600,
         }
     }
@@ -204,10 +211,11 @@ impl Central {
             )),
             tokio::spawn(crate::retention::retention_job(
                 central.clone(),
-                chrono::TimeDelta::days(
-                    i64::try_from(config.personal_data_retention_days.clamp(1, 36_500))
-                        .unwrap_or(7_305),
-                ),
+                crate::retention::Retention {
+                    personal_data: days(config.personal_data_retention_days),
+                    position_track: days(config.position_track_retention_days),
+                    audit: days(config.audit_retention_days),
+                },
                 Duration::from_secs(config.retention_job_s.max(1)),
                 shutdown.clone(),
             )),
@@ -476,4 +484,9 @@ impl Central {
             }
         }
     }
+}
+
+/// A retention period in days, between one day and a century.
+fn days(n: u64) -> chrono::TimeDelta {
+    chrono::TimeDelta::days(i64::try_from(n.clamp(1, 36_500)).unwrap_or(36_500))
 }

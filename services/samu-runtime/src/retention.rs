@@ -5,7 +5,11 @@
 //! like a medical record under CFM Res. 1.821/2007; a setting), the job
 //! erases an occurrence's caller and patient data. What remains (the clock,
 //! priorities, units, nature, municipality) keeps the response-time figures
-//! and reports whole. Each erasure is an audit record.
+//! and reports whole. Each erasure is an audit record. Position tracks (where
+//! crews were: personal data of the staff) are kept a year by default; audit
+//! records ten years, as the seed keeps accountability documents (Art. 6 §2).
+//! Unit status histories, unit-days and team days, which the indicators and
+//! reports are made of, are kept.
 
 use std::time::Duration;
 
@@ -133,10 +137,50 @@ impl Central {
     }
 }
 
-/// Runs the erasure every `every` until shutdown.
+/// How long each kind of record is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Personal data of an occurrence, from its closing.
+    pub personal_data: TimeDelta,
+    /// Stored position fixes, from when they were taken.
+    pub position_track: TimeDelta,
+    /// Audit records, from when they were written.
+    pub audit: TimeDelta,
+}
+
+impl Central {
+    /// One pass of the retention job: erases personal data past its period,
+    /// deletes position fixes and audit records past theirs.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn apply_retention(
+        &self,
+        retention: Retention,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, u64, u64), StoreError> {
+        let erased = self
+            .purge_expired_personal_data(retention.personal_data, now)
+            .await?;
+        let fixes = self
+            .store()
+            .purge_positions_before(now - retention.position_track)
+            .await?;
+        let audit = self
+            .store()
+            .purge_audit_before(now - retention.audit)
+            .await?;
+        if fixes > 0 || audit > 0 {
+            tracing::info!(fixes, audit, "records past their retention deleted");
+        }
+        Ok((erased, fixes, audit))
+    }
+}
+
+/// Runs the retention pass every `every` until shutdown.
 pub async fn retention_job(
     central: Central,
-    retention: TimeDelta,
+    retention: Retention,
     every: Duration,
     shutdown: CancellationToken,
 ) {
@@ -147,7 +191,7 @@ pub async fn retention_job(
             _ = ticker.tick() => {}
         }
         if let Err(e) = central
-            .purge_expired_personal_data(retention, samu_domain::time::now())
+            .apply_retention(retention, samu_domain::time::now())
             .await
         {
             tracing::error!(error = %e, "the retention job failed; it will retry");

@@ -618,3 +618,30 @@ impl Store {
         at.flatten().map(|v| from_ms("occurrences", v)).transpose()
     }
 }
+
+impl Store {
+    /// Deletes stored position fixes taken before `before`; returns how many.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn purge_positions_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM unit_positions WHERE fix_at < $1")
+            .bind(ms(before))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes audit records written before `before` (past the ten years
+    /// accountability records are kept); returns how many.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn purge_audit_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+            .bind(ms(before))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
