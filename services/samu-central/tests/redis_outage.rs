@@ -167,8 +167,7 @@ async fn instances_keep_serving_while_redis_is_down_and_resynchronise_when_it_re
 
     a.seed_central().await;
     let token_a = a.add_unit("usa-1", pb::UnitType::Usa).await;
-    // Registered through B, so that B's fleet has it (an instance learns of
-    // units registered elsewhere only when it starts).
+    // Registered through B, whose admin API puts it in B's fleet at once.
     let token_b = b.add_unit("usb-2", pb::UnitType::Usb).await;
 
     for app in [&a, &b] {

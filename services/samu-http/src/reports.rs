@@ -78,12 +78,8 @@ pub async fn download(
             "the report could not be rendered",
         )
     })?;
-    tracing::info!(central = %central, month = %file, credential = %who.id, "report downloaded");
-    let name = format!(
-        "relatorio-{central}-{}.{}",
-        &file[..file.len() - extension.len() - 1],
-        format.extension()
-    );
+    tracing::info!(central = %central, month = %month, credential = %who.id, "report downloaded");
+    let name = format!("relatorio-{central}-{month}.{}", format.extension());
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
