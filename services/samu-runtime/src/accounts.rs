@@ -239,9 +239,10 @@ impl Central {
         {
             return Err(AccountError::NotFound(user_id.to_owned()));
         }
+        let mark = self.inner.credentials.mark();
         self.inner
             .credentials
-            .replace(self.store().active_credentials().await?);
+            .replace(self.store().active_credentials().await?, mark);
         Ok(())
     }
 

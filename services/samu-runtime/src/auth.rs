@@ -33,6 +33,12 @@ struct Index {
     by_hash: HashMap<String, Credential>,
     /// Credential id → token hash.
     hash_of: HashMap<String, String>,
+    /// Credentials issued on this instance, by hash, with the number of
+    /// their insertion: a refresh that read the store before one was
+    /// committed must not drop it.
+    local: HashMap<String, u64>,
+    /// Insertions so far.
+    inserted: u64,
 }
 
 impl Index {
@@ -42,26 +48,56 @@ impl Index {
     }
 }
 
+/// Where a refresh started: credentials inserted after it survive it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefreshMark(u64);
+
 impl CredentialCache {
-    pub(crate) fn replace(&self, active: Vec<(String, Credential)>) {
-        let mut index = Index::default();
+    /// Marks the start of a refresh, before the store is read.
+    pub(crate) fn mark(&self) -> RefreshMark {
+        RefreshMark(
+            self.index
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .inserted,
+        )
+    }
+
+    /// Replaces the set with what the store said at `mark`, keeping the
+    /// credentials this instance issued since (their insert may have
+    /// committed after the store was read: dropping them would refuse a
+    /// token just handed out until the next refresh).
+    pub(crate) fn replace(&self, active: Vec<(String, Credential)>, mark: RefreshMark) {
+        let mut next = Index::default();
         for (hash, credential) in active {
-            index.insert(hash, credential);
+            next.insert(hash, credential);
         }
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for (hash, &n) in &index.local {
+            if n > mark.0 && !next.by_hash.contains_key(hash) {
+                if let Some(credential) = index.by_hash.get(hash) {
+                    next.insert(hash.clone(), credential.clone());
+                    next.local.insert(hash.clone(), n);
+                }
+            }
+        }
+        next.inserted = index.inserted;
+        *index = next;
     }
 
     pub(crate) fn insert(&self, hash: String, credential: Credential) {
-        self.index
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hash, credential);
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        index.inserted += 1;
+        let n = index.inserted;
+        index.local.insert(hash.clone(), n);
+        index.insert(hash, credential);
     }
 
     pub(crate) fn remove_id(&self, id: &str) {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         if let Some(hash) = index.hash_of.remove(id) {
             index.by_hash.remove(&hash);
+            index.local.remove(&hash);
         }
     }
 
@@ -106,5 +142,48 @@ impl Central {
     /// revocation takes effect without waiting for a reconnect).
     pub fn credential_is_valid(&self, id: &str) -> bool {
         self.inner.credentials.contains_id(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use samu_store::Role;
+
+    use super::*;
+
+    fn credential(id: &str) -> Credential {
+        Credential {
+            id: id.into(),
+            role: Role::Device,
+            unit: None,
+            label: id.into(),
+            created_at: Utc::now(),
+            expires_at: None,
+            revoked_at: None,
+            user_id: None,
+            central: None,
+        }
+    }
+
+    #[test]
+    fn a_refresh_that_read_the_store_too_early_keeps_a_token_just_issued() {
+        let cache = CredentialCache::default();
+        cache.insert("h-old".into(), credential("old"));
+        // A refresh starts and reads the store...
+        let mark = cache.mark();
+        // ...while a token is issued here and committed after that read.
+        cache.insert("h-new".into(), credential("new"));
+        cache.replace(vec![("h-old".into(), credential("old"))], mark);
+        assert!(cache.get("h-new").is_some(), "the new token survives");
+        assert!(cache.contains_id("new"));
+        // The next refresh reads it from the store, or drops it if revoked
+        // elsewhere meanwhile.
+        let mark = cache.mark();
+        cache.replace(vec![("h-old".into(), credential("old"))], mark);
+        assert!(cache.get("h-new").is_none());
+        // Tokens issued before the refresh started are the store's to keep.
+        let mark = cache.mark();
+        cache.replace(Vec::new(), mark);
+        assert!(cache.get("h-old").is_none());
     }
 }

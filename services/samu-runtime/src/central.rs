@@ -149,7 +149,8 @@ impl Central {
         }
         tracing::info!(units = fleet.len(), "fleet restored from the store");
         let credentials = CredentialCache::default();
-        credentials.replace(store.active_credentials().await?);
+        let mark = credentials.mark();
+        credentials.replace(store.active_credentials().await?, mark);
 
         let (writes, write_rx) = mpsc::channel(config.write_queue.max(1));
         let (feed, _) = broadcast::channel(config.feed_capacity.max(16));
@@ -476,8 +477,9 @@ impl Central {
                 _ = shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
+            let mark = self.inner.credentials.mark();
             match self.inner.store.active_credentials().await {
-                Ok(active) => self.inner.credentials.replace(active),
+                Ok(active) => self.inner.credentials.replace(active, mark),
                 Err(e) => {
                     tracing::warn!(error = %e, "credential refresh failed; keeping the cached set")
                 }
