@@ -13,6 +13,7 @@
 pub mod assets;
 pub mod console;
 pub mod error;
+pub mod listener;
 pub mod reports;
 pub mod router;
 pub mod telemetry;

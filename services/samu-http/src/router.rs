@@ -28,6 +28,8 @@ use crate::{
 pub struct HttpConfig {
     /// The wall feed.
     pub wall: WallConfig,
+    /// Connection cap and header deadline.
+    pub limits: crate::listener::ConnectionLimits,
 }
 
 /// What every handler shares. Cheap to clone.
@@ -70,13 +72,8 @@ pub fn router(state: HttpState) -> Router {
 /// The listener failed.
 pub async fn serve(listener: TcpListener, state: HttpState) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
-    // The peer's address goes to the audit trail.
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await
+    let limits = state.config.limits.clone();
+    crate::listener::serve(listener, router(state), &limits, shutdown).await
 }
 
 async fn readyz(State(state): State<HttpState>) -> Response {

@@ -1,0 +1,81 @@
+//! The HTTP server's own limits: a client trickling its headers (slow loris)
+//! is cut off after the header deadline, and connections past the cap wait
+//! until one closes, while everyone within the cap is served.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use samu_testkit::TestBackend;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let app = TestApp::spawn_with(TestBackend::Sqlite, |c| {
+        c.http.limits.header_read_timeout_s = 1
+    })
+    .await;
+    let mut slow = TcpStream::connect(app.http_addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: samu\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // Trickle a byte now and then, never ending the headers.
+    let trickle = async {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if slow.write_all(b"a").await.is_err() {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(4), trickle).await;
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the server closed the connection");
+    let text = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    // Everyone else is served as usual.
+    let ok = reqwest::get(format!("{}/healthz", app.http_url))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_for_a_free_one() {
+    let app = TestApp::spawn_with(TestBackend::Sqlite, |c| {
+        c.http.limits.max_connections = 2;
+        c.http.limits.header_read_timeout_s = 30;
+    })
+    .await;
+    let first = TcpStream::connect(app.http_addr).await.unwrap();
+    let _second = TcpStream::connect(app.http_addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(800))
+        .build()
+        .unwrap();
+    let url = format!("{}/healthz", app.http_url);
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "a third connection is not served"
+    );
+    drop(first);
+    let served = eventually("served once a connection closed", || async {
+        client
+            .get(&url)
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+    })
+    .await;
+    assert_eq!(served.status(), 200);
+}
