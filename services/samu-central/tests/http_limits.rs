@@ -79,3 +79,28 @@ async fn connections_past_the_cap_wait_for_a_free_one() {
     .await;
     assert_eq!(served.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_connections_past_the_cap_wait_for_a_free_one() {
+    let app = TestApp::spawn_with(TestBackend::Sqlite, |c| c.grpc.max_connections = 2).await;
+    let grpc_addr = app.grpc_url.trim_start_matches("http://").to_owned();
+    let first = TcpStream::connect(&grpc_addr).await.unwrap();
+    let _second = TcpStream::connect(&grpc_addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let health = || async {
+        let channel = tonic::transport::Endpoint::from_shared(app.grpc_url.clone())
+            .unwrap()
+            .connect_timeout(Duration::from_millis(800))
+            .timeout(Duration::from_millis(800))
+            .connect_lazy();
+        tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+    };
+    assert!(health().await.is_err(), "a third connection is not served");
+    drop(first);
+    eventually("served once a connection closed", || async {
+        health().await.ok()
+    })
+    .await;
+}

@@ -18,6 +18,7 @@ pub mod accounts;
 pub mod admin;
 pub mod convert;
 pub mod fleet;
+pub mod incoming;
 pub mod regulation;
 pub mod server;
 pub mod status;

@@ -6,7 +6,6 @@ use samu_proto::v1 as pb;
 use samu_runtime::Central;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
@@ -27,6 +26,9 @@ pub struct GrpcConfig {
     pub keepalive_s: u64,
     /// Concurrent streams per connection.
     pub max_concurrent_streams: u32,
+    /// Open connections at most (each vehicle keeps one); past it, new ones
+    /// wait until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for GrpcConfig {
@@ -35,6 +37,7 @@ impl Default for GrpcConfig {
             max_message_bytes: 64 * 1024,
             keepalive_s: 20,
             max_concurrent_streams: 1024,
+            max_connections: 20_000,
         }
     }
 }
@@ -107,7 +110,10 @@ pub async fn serve(
         .add_service(team)
         .add_service(regulation)
         .add_service(accounts)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(
+            crate::incoming::capped(listener, config.max_connections),
+            shutdown.cancelled_owned(),
+        )
         .await?;
     Ok(())
 }
