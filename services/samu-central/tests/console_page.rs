@@ -14,14 +14,12 @@
 
 mod common;
 
-use std::{
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::*;
+use common::{
+    page::{prerequisites, repo_root, PageScript},
+    *,
+};
 use futures::StreamExt;
 use samu_proto::v1 as pb;
 use samu_testkit::TestBackend;
@@ -41,119 +39,6 @@ const PERSONAL: [&str; 4] = [
     "Paciente de Teste",
     "Solicitante de Teste",
 ];
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Chromium, Node and the page's node packages, or a panic naming what is
-/// missing and how to install it.
-fn prerequisites() -> (PathBuf, PathBuf) {
-    let chromium =
-        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    let dashboard = repo_root().join("dashboard");
-    let mut missing = Vec::new();
-    if !chromium.exists() {
-        missing.push(format!("Chromium ({})", chromium.display()));
-    }
-    if !Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        missing.push("Node.js (`node`)".to_owned());
-    }
-    if !dashboard
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        missing.push("dashboard/node_modules (playwright-core)".to_owned());
-    }
-    assert!(
-        missing.is_empty(),
-        "the console page's end-to-end test needs {}: run scripts/e2e-setup.sh \
-         (./scripts/test.sh runs it) to install them",
-        missing.join(", ")
-    );
-    (chromium, dashboard)
-}
-
-/// The Node side: its stdout lines on a channel, killed on drop.
-struct Browser {
-    child: Child,
-    lines: mpsc::UnboundedReceiver<String>,
-}
-
-impl Browser {
-    fn start(
-        dashboard: &Path,
-        chromium: &Path,
-        url: &str,
-        users: &Value,
-        screenshot: &Path,
-        fail_screenshot: &Path,
-    ) -> std::io::Result<Self> {
-        let mut child = Command::new("node")
-            .arg("e2e/console.mjs")
-            .current_dir(dashboard)
-            .env("CONSOLE_URL", url)
-            .env("CONSOLE_USERS", users.to_string())
-            .env("CONSOLE_CENTRAL", CENTRAL)
-            .env("CONSOLE_LAT", LAT.to_string())
-            .env("CONSOLE_LON", LON.to_string())
-            .env("CONSOLE_SCREENSHOT", screenshot)
-            .env("CONSOLE_FAIL_SCREENSHOT", fail_screenshot)
-            .env("CHROMIUM", chromium)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::unbounded_channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Self { child, lines })
-    }
-
-    /// The next line starting with `tag`, within `within`; a `FAIL` line or
-    /// the script's end fails the test.
-    async fn expect(&mut self, tag: &str, within: Duration) -> String {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Err(_) => panic!("the console script printed no {tag} within {within:?}"),
-                Ok(None) => {
-                    let status = self.child.wait().ok();
-                    panic!("the console script ended before {tag} ({status:?})")
-                }
-                Ok(Some(line)) => {
-                    if let Some(why) = line.strip_prefix("FAIL ") {
-                        panic!("the console page check failed: {why}");
-                    }
-                    if let Some(rest) = line.strip_prefix(tag) {
-                        return rest.trim().to_owned();
-                    }
-                    eprintln!("[console.mjs] {line}");
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        if !matches!(self.child.try_wait(), Ok(Some(_))) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
 
 fn header(r: &reqwest::Response, h: &str) -> String {
     r.headers()
@@ -363,7 +248,7 @@ fn follow_wall(mut socket: WallSocket) -> mpsc::UnboundedReceiver<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_people_work_an_occurrence_through_the_console_and_the_wall_shows_it() {
-    let (chromium, dashboard) = prerequisites();
+    let (chromium, dashboard) = prerequisites("the console page's end-to-end test");
     let started = Instant::now();
 
     // The demo server, calm: units wait at their bases with complete crews,
@@ -426,13 +311,23 @@ async fn three_people_work_an_occurrence_through_the_console_and_the_wall_shows_
     let screenshot = std::env::var_os("SAMU_CONSOLE_SCREENSHOT")
         .map_or_else(|| dir.join("console.png"), |p| repo_root().join(p));
     let fail_screenshot = dir.join("console-failed.png");
-    let mut browser = Browser::start(
+    let url = format!("{base}/console");
+    let users_json = users.to_string();
+    let (lat, lon) = (LAT.to_string(), LON.to_string());
+    let mut browser = PageScript::start(
         &dashboard,
-        &chromium,
-        &format!("{base}/console"),
-        &users,
-        &screenshot,
-        &fail_screenshot,
+        "console.mjs",
+        [
+            ("CONSOLE_URL", url.as_ref()),
+            ("CONSOLE_USERS", users_json.as_ref()),
+            ("CONSOLE_CENTRAL", CENTRAL.as_ref()),
+            ("CONSOLE_LAT", lat.as_ref()),
+            ("CONSOLE_LON", lon.as_ref()),
+            ("CONSOLE_SCREENSHOT", screenshot.as_os_str()),
+            ("CONSOLE_FAIL_SCREENSHOT", fail_screenshot.as_os_str()),
+            ("CHROMIUM", chromium.as_os_str()),
+        ],
+        false,
     )
     .expect("start node e2e/console.mjs");
     let call = browser.expect("CALL", Duration::from_secs(60)).await;

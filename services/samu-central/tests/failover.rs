@@ -6,10 +6,7 @@
 
 mod common;
 
-use std::{
-    sync::{atomic::Ordering, Arc},
-    time::Duration,
-};
+use std::{sync::atomic::Ordering, time::Duration};
 
 use common::*;
 use samu_demo::link::VehicleLink;
@@ -20,11 +17,7 @@ use tonic::transport::Endpoint;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vehicle_moves_to_the_other_instance_when_its_own_stops() {
-    let channel_name = format!(
-        "samu:test:failover:{}:{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
+    let channel_name = test_channel();
     let tweak = |c: &mut samu_central::config::Config| {
         c.redis_url = Some(samu_testkit::redis_url());
         c.fanout.channel = channel_name.clone();
@@ -34,11 +27,7 @@ async fn a_vehicle_moves_to_the_other_instance_when_its_own_stops() {
         c.runtime.credential_refresh_s = 1;
     };
     let mut a = TestApp::spawn_with(TestBackend::Postgres, tweak).await;
-    let dir_b = std::env::temp_dir().join(format!("samu-test-failover-b-{}", std::process::id()));
-    std::fs::create_dir_all(&dir_b).unwrap();
-    let mut config_b = test_config(&a.db, &dir_b);
-    tweak(&mut config_b);
-    let b = TestApp::start(config_b, a.db.clone(), Arc::new(tempfile_dir::Dir(dir_b))).await;
+    let b = a.peer(tweak).await;
     a.seed_central().await;
     let token = a.add_unit("bh-usb-01", pb::UnitType::Usb).await;
     // A token issued on A is valid on B after B's next credential refresh.

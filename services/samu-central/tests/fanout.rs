@@ -10,25 +10,13 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
     // Each test run gets its own channel on the shared throwaway Redis.
-    let channel = format!(
-        "samu:test:{}",
-        std::process::id() as u64 * 1_000_003 + rand_suffix()
-    );
+    let channel = test_channel();
     let with_redis = |c: &mut samu_central::config::Config| {
         c.redis_url = Some(samu_testkit::redis_url());
         c.fanout.channel = channel.clone();
     };
     let a = TestApp::spawn_with(TestBackend::Postgres, with_redis).await;
-    let dir_b = std::env::temp_dir().join(format!("samu-test-b-{}", rand_suffix()));
-    std::fs::create_dir_all(&dir_b).unwrap();
-    let mut config_b = test_config(&a.db, &dir_b);
-    with_redis(&mut config_b);
-    let b = TestApp::start(
-        config_b,
-        a.db.clone(),
-        std::sync::Arc::new(tempfile_dir::Dir(dir_b)),
-    )
-    .await;
+    let b = a.peer(with_redis).await;
 
     a.seed_central().await;
     let token = a.add_unit("usa-1", pb::UnitType::Usa).await;
@@ -101,12 +89,4 @@ async fn a_wall_on_one_instance_sees_units_reporting_to_the_other() {
         .await
         .unwrap();
     assert_eq!(ready["redis"], "ok");
-}
-
-fn rand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64
 }

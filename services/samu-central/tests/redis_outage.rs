@@ -154,16 +154,7 @@ async fn instances_keep_serving_while_redis_is_down_and_resynchronise_when_it_re
         c.fanout.channel = channel.clone();
     };
     let a = TestApp::spawn_with(TestBackend::Postgres, with_redis).await;
-    let dir_b = std::env::temp_dir().join(format!("samu-test-outage-b-{}", redis.port));
-    std::fs::create_dir_all(&dir_b).unwrap();
-    let mut config_b = test_config(&a.db, &dir_b);
-    with_redis(&mut config_b);
-    let b = TestApp::start(
-        config_b,
-        a.db.clone(),
-        std::sync::Arc::new(tempfile_dir::Dir(dir_b)),
-    )
-    .await;
+    let b = a.peer(with_redis).await;
 
     a.seed_central().await;
     let token_a = a.add_unit("usa-1", pb::UnitType::Usa).await;

@@ -13,26 +13,13 @@ use samu_testkit::TestBackend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_occurrence_taken_on_one_instance_is_seen_and_respected_on_the_other() {
-    let channel = format!(
-        "samu:test:reg:{}:{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    );
+    let channel = test_channel();
     let with_redis = |c: &mut samu_central::config::Config| {
         c.redis_url = Some(samu_testkit::redis_url());
         c.fanout.channel = channel.clone();
     };
     let a = TestApp::spawn_with(TestBackend::Postgres, with_redis).await;
-    let dir_b = std::env::temp_dir().join(format!("samu-test-regb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir_b).unwrap();
-    let mut config_b = test_config(&a.db, &dir_b);
-    with_redis(&mut config_b);
-    let b = TestApp::start(
-        config_b,
-        a.db.clone(),
-        std::sync::Arc::new(tempfile_dir::Dir(dir_b)),
-    )
-    .await;
+    let b = a.peer(with_redis).await;
     a.seed_central().await;
     // Registered on A after B started, and streaming to A: B learns the unit
     // from A's views, so its recommendation and dispatch checks see it.

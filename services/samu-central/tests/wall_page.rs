@@ -12,146 +12,20 @@
 
 mod common;
 
-use std::{
-    io::{BufRead, BufReader, Write},
-    path::{Path, PathBuf},
-    process::{Child, ChildStdin, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::*;
+use common::{
+    page::{prerequisites, repo_root, PageScript},
+    *,
+};
 use samu_proto::v1::{self as pb, ack::Kind};
 use samu_testkit::TestBackend;
-use tokio::sync::mpsc;
 
 /// Uberaba's first USB: a central of its own, far from the others.
 const UNIT: &str = "3170107-usb-01";
 /// Above anything the simulator numbers (it counts from the current time in
 /// µs), so this report is never taken for a repeat.
 const SEQ: u64 = u64::MAX / 2;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Chromium, Node and the page's node packages, or a panic naming what is
-/// missing and how to install it.
-fn prerequisites() -> (PathBuf, PathBuf) {
-    let chromium =
-        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    let dashboard = repo_root().join("dashboard");
-    let mut missing = Vec::new();
-    if !chromium.exists() {
-        missing.push(format!("Chromium ({})", chromium.display()));
-    }
-    if !Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        missing.push("Node.js (`node`)".to_owned());
-    }
-    if !dashboard
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        missing.push("dashboard/node_modules (playwright-core)".to_owned());
-    }
-    assert!(
-        missing.is_empty(),
-        "the wall page's end-to-end test needs {}: run scripts/e2e-setup.sh \
-         (./scripts/test.sh runs it) to install them",
-        missing.join(", ")
-    );
-    (chromium, dashboard)
-}
-
-/// The Node side: its stdout lines on a channel, its stdin, killed on drop.
-struct Browser {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::UnboundedReceiver<String>,
-}
-
-impl Browser {
-    /// The next line starting with `tag`, within `within`; a `FAIL` line or
-    /// the script's end fails the test.
-    async fn expect(&mut self, tag: &str, within: Duration) -> String {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Err(_) => panic!("the page script printed no {tag} within {within:?}"),
-                Ok(None) => {
-                    let status = self.child.wait().ok();
-                    panic!("the page script ended before {tag} ({status:?})")
-                }
-                Ok(Some(line)) => {
-                    if let Some(why) = line.strip_prefix("FAIL ") {
-                        panic!("the wall page check failed: {why}");
-                    }
-                    if let Some(rest) = line.strip_prefix(tag) {
-                        return rest.trim().to_owned();
-                    }
-                    eprintln!("[wall.mjs] {line}");
-                }
-            }
-        }
-    }
-
-    fn say(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("write to the page script");
-        stdin.flush().expect("flush");
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        if !matches!(self.child.try_wait(), Ok(Some(_))) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn start_browser(
-    dashboard: &Path,
-    chromium: &Path,
-    url: &str,
-    screenshot: &Path,
-) -> std::io::Result<Browser> {
-    let mut child = Command::new("node")
-        .arg("e2e/wall.mjs")
-        .current_dir(dashboard)
-        .env("WALL_URL", url)
-        .env("WALL_UNITS", "69")
-        .env("WALL_UNIT", UNIT)
-        .env("WALL_STATUS", "out_of_service")
-        .env("WALL_REASON", "maintenance")
-        .env("WALL_SCREENSHOT", screenshot)
-        .env("CHROMIUM", chromium)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let stdin = child.stdin.take();
-    let (tx, lines) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Ok(Browser {
-        child,
-        stdin,
-        lines,
-    })
-}
 
 /// The embedded page is served with its content types and cache headers; an
 /// unknown asset is the JSON 404.
@@ -214,7 +88,7 @@ async fn check_page_serving(base: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wall_page_shows_the_demo_fleet_and_a_status_change_within_2_s() {
-    let (chromium, dashboard) = prerequisites();
+    let (chromium, dashboard) = prerequisites("the wall page's end-to-end test");
     let started = Instant::now();
 
     // The demo server, as recovery.rs starts it.
@@ -258,8 +132,21 @@ async fn the_wall_page_shows_the_demo_fleet_and_a_status_change_within_2_s() {
     let screenshot = std::env::var_os("SAMU_WALL_SCREENSHOT")
         .map_or_else(|| dir.join("wall-1920x1080.png"), |p| repo_root().join(p));
     let url = format!("http://{http_addr}/?token={wall}");
-    let mut browser =
-        start_browser(&dashboard, &chromium, &url, &screenshot).expect("start node e2e/wall.mjs");
+    let mut browser = PageScript::start(
+        &dashboard,
+        "wall.mjs",
+        [
+            ("WALL_URL", url.as_ref()),
+            ("WALL_UNITS", "69".as_ref()),
+            ("WALL_UNIT", UNIT.as_ref()),
+            ("WALL_STATUS", "out_of_service".as_ref()),
+            ("WALL_REASON", "maintenance".as_ref()),
+            ("WALL_SCREENSHOT", screenshot.as_os_str()),
+            ("CHROMIUM", chromium.as_os_str()),
+        ],
+        true,
+    )
+    .expect("start node e2e/wall.mjs");
     let ready = browser.expect("READY", Duration::from_secs(45)).await;
     eprintln!("page shows the fleet: READY {ready}");
 

@@ -2,6 +2,8 @@
 //! typed helpers to talk to it.
 #![allow(dead_code)]
 
+pub mod page;
+
 use std::{future::Future, time::Duration};
 
 use samu_central::{app::Application, config::Config};
@@ -134,6 +136,22 @@ impl TestApp {
             .await
             .expect("login");
         issued.token
+    }
+
+    /// Another instance on the same database (its own data folder and
+    /// ports), with `tweak` applied to its configuration: the second
+    /// instance of the multi-instance tests.
+    pub async fn peer(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = std::env::temp_dir().join(format!("samu-test-peer-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = test_config(&self.db, &dir);
+        tweak(&mut config);
+        Self::start(
+            config,
+            self.db.clone(),
+            std::sync::Arc::new(tempfile_dir::Dir(dir)),
+        )
+        .await
     }
 
     /// Stops the server and waits for it to drain.
@@ -388,6 +406,11 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for: {what}");
+}
+
+/// A Redis channel of this test's own on the shared throwaway Redis.
+pub fn test_channel() -> String {
+    format!("samu:test:{}", uuid_like())
 }
 
 fn uuid_like() -> String {
