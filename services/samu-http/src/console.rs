@@ -153,6 +153,14 @@ fn field_of(message: &str) -> String {
         .to_owned()
 }
 
+/// An IBGE code that may be left out (absent or blank).
+fn optional_central(field: &str, raw: Option<&str>) -> Result<Option<CentralId>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(c) => Ok(Some(CentralId::parse(field, c)?)),
+    }
+}
+
 fn occurrence_id(raw: &str) -> Result<OccurrenceId, ApiError> {
     Ok(OccurrenceId::parse("id", raw)?)
 }
@@ -289,10 +297,8 @@ async fn open(
     let who = caller(&state, &headers, peer.0, Rpc::OpenOccurrence)?;
     let b: OpenBody = body(&headers, &bytes)?;
     let central = CentralId::parse("central", &b.central)?;
-    let municipality = match b.municipality.as_deref().map(str::trim) {
-        None | Some("") => central.clone(),
-        Some(m) => CentralId::parse("municipality", m)?,
-    };
+    let municipality =
+        optional_central("municipality", b.municipality.as_deref())?.unwrap_or(central.clone());
     let patient_age = b
         .patient_age
         .map(|a| {
@@ -336,10 +342,7 @@ async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     let who = caller(&state, &headers, peer.0, Rpc::ListOccurrences)?;
-    let central = match params.central.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(c) => Some(CentralId::parse("central", c)?),
-    };
+    let central = optional_central("central", params.central.as_deref())?;
     let list = state
         .central
         .occurrence_summaries(&who, central.as_ref())
@@ -708,10 +711,7 @@ async fn ws_console(
         )?,
         from: origin(peer.0, &headers),
     };
-    let central = match params.central.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(c) => Some(CentralId::parse("central", c)?),
-    };
+    let central = optional_central("central", params.central.as_deref())?;
     if let Some(c) = &central {
         if !who.credential.may_act_for(c) {
             return Err(from_regulation(RegulationError::OtherCentral(c.clone())));

@@ -400,21 +400,8 @@ impl Central {
         status: samu_domain::UnitStatus,
         at: chrono::DateTime<chrono::Utc>,
     ) {
-        let now = samu_domain::time::now();
-        let applied = self.with_fleet_mut(|fleet| {
-            let state = fleet.unit(&unit)?;
-            if state.is_remote() || state.last_seq() == 0 {
-                return None;
-            }
-            let change = fleet.apply_central_status(&unit, status, at, now).ok()??;
-            let state = fleet.unit(&unit)?;
-            Some((
-                WriteItem::status(change, state.snapshot()),
-                UnitView::from(state),
-            ))
-        });
-        if let Some((item, view)) = applied {
-            self.publish(FleetEvent::Unit(view));
+        let owned = |state: &samu_fleet::UnitState| !state.is_remote() && state.last_seq() > 0;
+        if let Some(item) = self.decide_status(&unit, status, at, owned) {
             let writes = self.inner.writes.clone();
             tokio::spawn(async move {
                 if writes.send(item).await.is_err() {
@@ -422,6 +409,33 @@ impl Central {
                 }
             });
         }
+    }
+
+    /// Applies a status the central decided for a unit, when `accept` says
+    /// so of the unit's state: the fleet changes and walls hear of it; the
+    /// status event is returned for the caller to queue for the writer.
+    /// `None` when the unit is unknown, refused, or nothing changed.
+    pub(crate) fn decide_status(
+        &self,
+        unit: &UnitId,
+        status: samu_domain::UnitStatus,
+        at: chrono::DateTime<chrono::Utc>,
+        accept: impl FnOnce(&samu_fleet::UnitState) -> bool,
+    ) -> Option<WriteItem> {
+        let now = samu_domain::time::now();
+        let (item, view) = self.with_fleet_mut(|fleet| {
+            if !accept(fleet.unit(unit)?) {
+                return None;
+            }
+            let change = fleet.apply_central_status(unit, status, at, now).ok()??;
+            let state = fleet.unit(unit)?;
+            Some((
+                WriteItem::status(change, state.snapshot()),
+                UnitView::from(state),
+            ))
+        })?;
+        self.publish(FleetEvent::Unit(view));
+        Some(item)
     }
 
     /// Reports waiting for the writer.

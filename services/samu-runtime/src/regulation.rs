@@ -17,14 +17,13 @@ use samu_occurrence::{
     Actor, CallRecord, Cnes, Decision, Detail, Event, EventBody, NonCaseReason, Occurrence,
     OccurrenceId, Priority, PriorityTimes, ResponseTargets, Summary, TransitionError, UnitStep,
 };
-use samu_store::{AppendOutcome, AuditRecord, Credential, Engagement, OccurrenceWrite, StoreError};
+use samu_store::{
+    AppendOutcome, AuditRecord, Credential, Engagement, OccurrenceWrite, StoreError,
+    StoredOccurrence,
+};
 use serde::Serialize;
 
-use crate::{
-    central::Central,
-    feed::{FleetEvent, UnitView},
-    writer::WriteItem,
-};
+use crate::{central::Central, feed::FleetEvent};
 
 /// Who is calling, and from where (for the audit trail).
 #[derive(Debug, Clone)]
@@ -219,6 +218,16 @@ fn status_of(step: UnitStep) -> UnitStatus {
     }
 }
 
+/// A stored history folded; a history the rules refuse is a corrupt store.
+fn replay(stored: StoredOccurrence) -> Result<Occurrence, RegulationError> {
+    Occurrence::replay(stored.id, stored.number, stored.events).map_err(|e| {
+        RegulationError::Store(StoreError::Corrupt {
+            table: "occurrence_events",
+            message: e.to_string(),
+        })
+    })
+}
+
 fn check_time(
     at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -260,12 +269,7 @@ impl Central {
                     field: "occurrence_id",
                     message: format!("no occurrence {id}"),
                 })?;
-        Occurrence::replay(stored.id, stored.number, stored.events).map_err(|e| {
-            RegulationError::Store(StoreError::Corrupt {
-                table: "occurrence_events",
-                message: e.to_string(),
-            })
-        })
+        replay(stored)
     }
 
     /// Records a new call (TARM).
@@ -559,19 +563,7 @@ impl Central {
             });
             return;
         }
-        let now = samu_domain::time::now();
-        let applied = self.with_fleet_mut(|fleet| {
-            let change = fleet
-                .apply_central_status(unit, status_of(step), event.at, now)
-                .ok()??;
-            let state = fleet.unit(unit)?;
-            Some((
-                WriteItem::status(change, state.snapshot()),
-                UnitView::from(state),
-            ))
-        });
-        if let Some((item, view)) = applied {
-            self.publish(FleetEvent::Unit(view));
+        if let Some(item) = self.decide_status(unit, status_of(step), event.at, |_| true) {
             if self.inner.writes.send(item).await.is_err() {
                 tracing::warn!(%unit, "writer stopped; the status change is not stored");
             }
@@ -713,12 +705,7 @@ impl Central {
         let mut targets: std::collections::HashMap<CentralId, ResponseTargets> = Default::default();
         let mut out = Vec::with_capacity(stored.len());
         for s in stored {
-            let occurrence = Occurrence::replay(s.id, s.number, s.events).map_err(|e| {
-                RegulationError::Store(StoreError::Corrupt {
-                    table: "occurrence_events",
-                    message: e.to_string(),
-                })
-            })?;
+            let occurrence = replay(s)?;
             if !targets.contains_key(&occurrence.central) {
                 let t = self.response_targets(&occurrence.central).await?;
                 targets.insert(occurrence.central.clone(), t);

@@ -116,54 +116,39 @@ impl Store {
     ) -> Result<AppendOutcome, StoreError> {
         let occ = write.occurrence;
         let event = write.event;
-        let clock = occ.clock();
         let mut tx = self.pool().begin().await?;
         if event.no == 1 {
-            let inserted = sqlx::query(
+            let insert = sqlx::query(
                 "INSERT INTO occurrences (id, central_id, number, status, priority, counted, \
                  opened_at, regulated_at, first_dispatch_at, first_on_scene_at, closed_at, \
                  version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(occ.id.as_str())
             .bind(occ.central.as_str())
-            .bind(i64::try_from(occ.number).unwrap_or(i64::MAX))
-            .bind(occ.status().as_str())
-            .bind(clock.priority.map(|p| p.as_str()))
-            .bind(i64::from(clock.counted))
-            .bind(ms(clock.call_at))
-            .bind(clock.regulated_at.map(ms))
-            .bind(clock.first_dispatch_at.map(ms))
-            .bind(clock.first_on_scene_at.map(ms))
-            .bind(occ.closed_at().map(ms))
-            .bind(1_i64)
-            .bind(ms(event.recorded_at))
-            .execute(&mut *tx)
-            .await;
+            .bind(i64::try_from(occ.number).unwrap_or(i64::MAX));
+            let inserted = bind_projection(insert, occ)
+                .bind(1_i64)
+                .bind(ms(event.recorded_at))
+                .execute(&mut *tx)
+                .await;
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => return Ok(AppendOutcome::NumberTaken),
                 Err(e) => return Err(e.into()),
             }
         } else {
-            let updated = sqlx::query(
+            let update = sqlx::query(
                 "UPDATE occurrences SET status = $3, priority = $4, counted = $5, opened_at = $6, \
                  regulated_at = $7, first_dispatch_at = $8, first_on_scene_at = $9, closed_at = $10, \
                  version = $11, updated_at = $12 WHERE id = $1 AND version = $2",
             )
             .bind(occ.id.as_str())
-            .bind(i64::try_from(event.no - 1).unwrap_or(i64::MAX))
-            .bind(occ.status().as_str())
-            .bind(clock.priority.map(|p| p.as_str()))
-            .bind(i64::from(clock.counted))
-            .bind(ms(clock.call_at))
-            .bind(clock.regulated_at.map(ms))
-            .bind(clock.first_dispatch_at.map(ms))
-            .bind(clock.first_on_scene_at.map(ms))
-            .bind(occ.closed_at().map(ms))
-            .bind(i64::try_from(event.no).unwrap_or(i64::MAX))
-            .bind(ms(event.recorded_at))
-            .execute(&mut *tx)
-            .await?;
+            .bind(i64::try_from(event.no - 1).unwrap_or(i64::MAX));
+            let updated = bind_projection(update, occ)
+                .bind(i64::try_from(event.no).unwrap_or(i64::MAX))
+                .bind(ms(event.recorded_at))
+                .execute(&mut *tx)
+                .await?;
             if updated.rows_affected() == 0 {
                 return Ok(AppendOutcome::VersionConflict);
             }
@@ -445,6 +430,25 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// Binds the projection's derived columns, in the order both statements
+/// name them: status, priority, counted, opened, regulated, first dispatch,
+/// first on scene, closed.
+fn bind_projection<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    occ: &'q Occurrence,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let clock = occ.clock();
+    query
+        .bind(occ.status().as_str())
+        .bind(clock.priority.map(|p| p.as_str()))
+        .bind(i64::from(clock.counted))
+        .bind(ms(clock.call_at))
+        .bind(clock.regulated_at.map(ms))
+        .bind(clock.first_dispatch_at.map(ms))
+        .bind(clock.first_on_scene_at.map(ms))
+        .bind(occ.closed_at().map(ms))
 }
 
 fn audit_from_row(r: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
