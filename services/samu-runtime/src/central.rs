@@ -97,8 +97,6 @@ pub(crate) struct Inner {
     /// Changes made on this instance only: what the Redis fan-out publishes
     /// (re-publishing remote changes would echo them forever).
     pub(crate) local_feed: broadcast::Sender<FleetEvent>,
-    /// The latest view of units that report to other instances, by id.
-    pub(crate) remote_views: RwLock<HashMap<UnitId, UnitView>>,
     /// Running figures per central, for the wall.
     pub(crate) figures: RwLock<HashMap<CentralId, serde_json::Value>>,
     pub(crate) credentials: CredentialCache,
@@ -162,7 +160,6 @@ impl Central {
                 writes,
                 feed,
                 local_feed,
-                remote_views: RwLock::default(),
                 figures: RwLock::default(),
                 credentials,
                 occurrences: RwLock::default(),
@@ -251,33 +248,16 @@ impl Central {
     }
 
     /// Views of every unit, or of one central's, ordered by id. A unit that
-    /// reports to another instance shows with the newest of the two views.
+    /// reports to another instance is in the fleet state too, at its
+    /// owner's latest view.
     pub fn unit_views(&self, central: Option<&CentralId>) -> Vec<UnitView> {
-        let mut views: HashMap<UnitId, UnitView> = self.with_fleet(|fleet| {
+        let mut views: Vec<UnitView> = self.with_fleet(|fleet| {
             fleet
                 .units()
                 .filter(|u| central.is_none_or(|c| &u.record.central == c))
-                .map(|u| (u.record.id.clone(), UnitView::from(u)))
+                .map(UnitView::from)
                 .collect()
         });
-        let remote = self
-            .inner
-            .remote_views
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        for view in remote
-            .values()
-            .filter(|v| central.is_none_or(|c| &v.central == c))
-        {
-            match views.get(&view.id) {
-                Some(local) if local.updated_at >= view.updated_at => {}
-                _ => {
-                    views.insert(view.id.clone(), view.clone());
-                }
-            }
-        }
-        drop(remote);
-        let mut views: Vec<UnitView> = views.into_values().collect();
         views.sort_by(|a, b| a.id.cmp(&b.id));
         views
     }
@@ -373,23 +353,12 @@ impl Central {
         let FleetEvent::Unit(view) = &event else {
             return;
         };
-        // The nearest-unit answers and dispatch checks here see it too.
-        self.with_fleet_mut(|fleet| fleet.apply_remote_view(view.to_remote()));
-        {
-            let mut remote = self
-                .inner
-                .remote_views
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            if remote
-                .get(&view.id)
-                .is_some_and(|known| known.updated_at > view.updated_at)
-            {
-                return;
-            }
-            remote.insert(view.id.clone(), view.clone());
+        // Kept in the fleet state (nearest-unit answers, dispatch checks,
+        // wall snapshots) and passed to the walls, unless older than what
+        // this instance knows.
+        if self.with_fleet_mut(|fleet| fleet.apply_remote_view(view.to_remote())) {
+            let _ = self.inner.feed.send(event);
         }
-        let _ = self.inner.feed.send(event);
     }
 
     /// A peer decided a unit's status; applied and written here only when
