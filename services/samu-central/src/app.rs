@@ -17,6 +17,8 @@ pub struct Application {
     tasks: RuntimeTasks,
     grpc: TcpListener,
     http: TcpListener,
+    /// Both ports' transport security, decided from `[tls]`.
+    transports: samu_tls::Transports,
     redis: Option<redis::Client>,
     demo: bool,
     shutdown: CancellationToken,
@@ -52,9 +54,12 @@ impl Application {
     /// listeners (port 0 picks a free port) and, with `demo`, seeds the demo.
     ///
     /// # Errors
-    /// The store, a listener, or the demo seed failed.
+    /// The `[tls]` section (a [`samu_tls::TlsError`] in the chain), the
+    /// store, a listener, or the demo seed failed.
     pub async fn build(config: Config, demo: bool) -> anyhow::Result<Self> {
         let shutdown = CancellationToken::new();
+        // First, so a bad certificate stops the start before anything else.
+        let transports = config.tls.load()?;
         let store = open_store(&config).await?;
         if demo {
             samu_demo::seed(&store)
@@ -87,6 +92,7 @@ impl Application {
             tasks,
             grpc,
             http,
+            transports,
             redis,
             demo,
             shutdown,
@@ -125,6 +131,7 @@ impl Application {
             tasks,
             grpc,
             http,
+            transports,
             redis,
             demo,
             shutdown,
@@ -133,10 +140,14 @@ impl Application {
         let http_addr = http.local_addr()?;
         let mut servers = JoinSet::new();
         servers.spawn({
-            let (central, shutdown, grpc_config) =
-                (central.clone(), shutdown.clone(), config.grpc.clone());
+            let (central, shutdown, grpc_config, transport) = (
+                central.clone(),
+                shutdown.clone(),
+                config.grpc.clone(),
+                transports.grpc.clone(),
+            );
             async move {
-                samu_grpc::serve(grpc, central, grpc_config, shutdown)
+                samu_grpc::serve(grpc, central, grpc_config, transport, shutdown)
                     .await
                     .map_err(|e| anyhow::anyhow!("gRPC server failed: {e}"))
             }
@@ -150,8 +161,9 @@ impl Application {
             prometheus: samu_http::telemetry::prometheus(),
             wall_hubs: samu_http::wall::WallHubs::default(),
         };
+        let http_transport = transports.http.clone();
         servers.spawn(async move {
-            samu_http::serve(http, state)
+            samu_http::serve(http, state, http_transport)
                 .await
                 .context("HTTP server failed")
         });
@@ -166,6 +178,7 @@ impl Application {
             })
             .unwrap_or_default();
         tracing::info!(%grpc_addr, %http_addr, "central serving");
+        transports.announce(grpc_addr, http_addr);
         if demo {
             let tokens = samu_demo::write_tokens(&central, &config.data_dir)
                 .await
@@ -177,13 +190,30 @@ impl Application {
             };
             tracing::info!(path = %tokens.path.display(), "demo tokens written");
             println!("demo tokens: {}", tokens.path.display());
+            let scheme = if transports.http.is_tls() {
+                "https"
+            } else {
+                "http"
+            };
             println!(
-                "wall: http://{wall_host}:{}/?token={}",
+                "wall: {scheme}://{wall_host}:{}/?token={}",
                 http_addr.port(),
                 tokens.wall
             );
+            // The simulator drives the units through this server's own gRPC
+            // port, over TLS when the port speaks it (trusting exactly the
+            // served certificate).
             let target = format!("http://127.0.0.1:{}", grpc_addr.port());
-            servers.spawn(samu_demo::simulate(
+            let endpoint = tonic::transport::Endpoint::from_shared(target.clone())?
+                .connect_timeout(std::time::Duration::from_secs(5));
+            let channel = match transports.self_client() {
+                Some(client) => endpoint.connect_with_connector_lazy(
+                    samu_tls::client::Connector::new(client, "localhost")?,
+                ),
+                None => endpoint.connect_lazy(),
+            };
+            servers.spawn(samu_demo::simulate_on(
+                channel,
                 target,
                 tokens.devices,
                 tokens.users,

@@ -204,6 +204,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        // A bad [tls] section is a configuration error like any other.
+        Err(e) if e.downcast_ref::<samu_tls::TlsError>().is_some() => {
+            tracing::error!(error = format!("{e:#}"), "unusable configuration");
+            eprintln!("samu-central: {e:#}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "samu-central failed");
             eprintln!("samu-central: {e:#}");

@@ -50,6 +50,10 @@ pub struct Config {
     pub demo: samu_demo::DemoConfig,
     /// Cross-instance fan-out (with `redis_url`).
     pub fanout: samu_fanout::FanoutConfig,
+    /// TLS on both ports, or an explicit choice of plaintext
+    /// (`SAMU_TLS_CERT`, `SAMU_TLS_KEY`, `SAMU_PLAINTEXT`). Without either,
+    /// plaintext is served to loopback peers only.
+    pub tls: samu_tls::TlsConfig,
 }
 
 impl Default for Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             demo: samu_demo::DemoConfig::default(),
             fanout: samu_fanout::FanoutConfig::default(),
+            tls: samu_tls::TlsConfig::default(),
         }
     }
 }
@@ -159,6 +164,25 @@ impl Config {
         if let Some(v) = get("REDIS_URL").filter(|v| !v.is_empty()) {
             self.redis_url = Some(v);
         }
+        if let Some(v) = get("SAMU_TLS_CERT").filter(|v| !v.is_empty()) {
+            self.tls.cert_path = Some(v.into());
+        }
+        if let Some(v) = get("SAMU_TLS_KEY").filter(|v| !v.is_empty()) {
+            self.tls.key_path = Some(v.into());
+        }
+        if let Some(v) = get("SAMU_PLAINTEXT") {
+            self.tls.plaintext = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "SAMU_PLAINTEXT",
+                        value: v,
+                        message: "use 1 (serve plaintext to every peer) or 0".into(),
+                    })
+                }
+            };
+        }
         if let Some(v) = get("SAMU_LOG_FORMAT") {
             self.log_format = match v.to_ascii_lowercase().as_str() {
                 "json" => LogFormat::Json,
@@ -219,5 +243,52 @@ mod tests {
             .apply_env(|k| (k == "SAMU_LOG_FORMAT").then(|| "xml".to_owned()))
             .unwrap_err();
         assert!(err.to_string().contains("SAMU_LOG_FORMAT"));
+        let err = c
+            .apply_env(|k| (k == "SAMU_PLAINTEXT").then(|| "maybe".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SAMU_PLAINTEXT"), "{err}");
+    }
+
+    #[test]
+    fn tls_comes_from_the_file_or_the_environment() {
+        assert_eq!(Config::default().tls, samu_tls::TlsConfig::default());
+        let mut c = Config::from_toml(
+            "[tls]\ncert_path = \"/etc/samu/cert.pem\"\nkey_path = \"/etc/samu/key.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls.cert_path.as_deref(),
+            Some(Path::new("/etc/samu/cert.pem"))
+        );
+        c.apply_env(|k| match k {
+            "SAMU_TLS_CERT" => Some("/run/secrets/cert.pem".to_owned()),
+            "SAMU_TLS_KEY" => Some("/run/secrets/key.pem".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            c.tls.key_path.as_deref(),
+            Some(Path::new("/run/secrets/key.pem"))
+        );
+        assert!(!c.tls.plaintext);
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "SAMU_PLAINTEXT").then(|| "1".to_owned()))
+            .unwrap();
+        assert!(c.tls.plaintext);
+        let err = Config::from_toml("[tls]\ncert = \"x\"").unwrap_err();
+        assert!(err.contains("cert"), "{err}");
+    }
+
+    #[test]
+    fn a_half_configured_tls_section_stops_the_start_naming_the_key() {
+        let c = Config::from_toml("[tls]\ncert_path = \"/etc/samu/cert.pem\"\n").unwrap();
+        let err = c.tls.load().unwrap_err().to_string();
+        assert!(err.contains("key_path"), "{err}");
+        let c = Config::from_toml(
+            "[tls]\ncert_path = \"/nonexistent/cert.pem\"\nkey_path = \"/nonexistent/key.pem\"\n",
+        )
+        .unwrap();
+        let err = c.tls.load().unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/cert.pem"), "{err}");
     }
 }

@@ -22,4 +22,4 @@ pub mod seed;
 pub mod sim;
 
 pub use seed::{seed, write_tokens, DemoLogin, DemoTokens};
-pub use sim::{simulate, DemoConfig};
+pub use sim::{simulate, simulate_on, DemoConfig};

@@ -22,7 +22,7 @@ use samu_proto::v1::{self as pb, vehicle_report::Body};
 use serde::{Deserialize, Serialize};
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 
 use crate::{
     catalogue::{self, DemoUnit},
@@ -172,13 +172,29 @@ pub async fn simulate(
     config: DemoConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let started = Utc::now();
     // One HTTP/2 connection carries every simulated vehicle's stream and
     // the desks' calls; it reconnects by itself when the server comes back.
     let channel = Endpoint::from_shared(target.clone())
         .with_context(|| format!("invalid gRPC target {target}"))?
         .connect_timeout(Duration::from_secs(5))
         .connect_lazy();
+    simulate_on(channel, target, devices, users, config, shutdown).await
+}
+
+/// As [`simulate`], over a channel made by the caller (one that dials the
+/// server's TLS port, say); `target` only names it in the log.
+///
+/// # Errors
+/// None today: it returns when `shutdown` fires.
+pub async fn simulate_on(
+    channel: Channel,
+    target: String,
+    devices: BTreeMap<String, String>,
+    users: BTreeMap<String, DemoLogin>,
+    config: DemoConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let started = Utc::now();
     let mut seeder = config
         .seed
         .map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64);

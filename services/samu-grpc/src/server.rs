@@ -42,8 +42,9 @@ impl Default for GrpcConfig {
     }
 }
 
-/// Serves gRPC on `listener` until `shutdown` fires; open vehicle streams
-/// are told to reconnect.
+/// Serves gRPC on `listener`, secured as `transport` says (TLS, plaintext,
+/// or plaintext to loopback peers only), until `shutdown` fires; open
+/// vehicle streams are told to reconnect.
 ///
 /// # Errors
 /// The transport failed.
@@ -51,6 +52,7 @@ pub async fn serve(
     listener: TcpListener,
     central: Central,
     config: GrpcConfig,
+    transport: samu_tls::Transport,
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -111,7 +113,12 @@ pub async fn serve(
         .add_service(regulation)
         .add_service(accounts)
         .serve_with_incoming_shutdown(
-            crate::incoming::capped(listener, config.max_connections),
+            crate::incoming::capped(
+                listener,
+                config.max_connections,
+                transport,
+                shutdown.clone(),
+            ),
             shutdown.cancelled_owned(),
         )
         .await?;

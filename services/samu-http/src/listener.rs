@@ -5,6 +5,11 @@
 //! instead of holding a connection forever. Everything else is as
 //! `axum::serve`: HTTP/1.1 and HTTP/2, WebSocket upgrades, the peer's
 //! address as `ConnectInfo`, and a graceful stop.
+//!
+//! Each accepted connection is judged by the port's [`Transport`]: served
+//! in plaintext, refused (a non-loopback peer without `[tls]`), or secured
+//! with a TLS handshake in the connection's own task, under the same header
+//! deadline, so a slow handshake never holds up the accept loop.
 
 use std::{net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
@@ -15,8 +20,13 @@ use hyper_util::{
     server::conn::auto::Builder,
     service::TowerToHyperService,
 };
+use samu_tls::{Admission, Transport};
 use serde::{Deserialize, Serialize};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpListener,
+    sync::Semaphore,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
@@ -42,15 +52,17 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` fires.
+/// Serves `app` on `listener`, secured as `transport` says, until
+/// `shutdown` fires.
 ///
 /// # Errors
 /// Never: accept errors (out of descriptors, a reset during the handshake)
-/// are logged and the loop goes on.
+/// and failed TLS handshakes are logged and the loop goes on.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: &ConnectionLimits,
+    transport: Transport,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -74,6 +86,12 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
+        let acceptor = match transport.admit(peer) {
+            // Dropping the socket closes it; the permit goes back.
+            Admission::Refused => continue,
+            Admission::Plaintext => None,
+            Admission::Tls(acceptor) => Some(acceptor),
+        };
         let service = app
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
@@ -83,7 +101,22 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             metrics::gauge!("samu_http_connections").increment(1.0);
-            serve_connection(stream, peer, service, header_timeout, shutdown).await;
+            match acceptor {
+                None => serve_connection(stream, peer, service, header_timeout, shutdown).await,
+                Some(acceptor) => {
+                    // The handshake gets the header deadline: both guard
+                    // against clients that connect and dawdle.
+                    let handshake =
+                        samu_tls::handshake("http", &acceptor, stream, peer, header_timeout);
+                    let tls = tokio::select! {
+                        () = shutdown.cancelled() => None,
+                        tls = handshake => tls,
+                    };
+                    if let Some(tls) = tls {
+                        serve_connection(tls, peer, service, header_timeout, shutdown).await;
+                    }
+                }
+            }
             metrics::gauge!("samu_http_connections").decrement(1.0);
             drop(permit);
         });
@@ -99,8 +132,8 @@ pub async fn serve(
     Ok(())
 }
 
-async fn serve_connection<S>(
-    stream: tokio::net::TcpStream,
+async fn serve_connection<S, IO>(
+    stream: IO,
     peer: SocketAddr,
     service: S,
     header_timeout: Duration,
@@ -114,6 +147,7 @@ async fn serve_connection<S>(
         + Send
         + 'static,
     S::Future: Send + 'static,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -137,6 +171,68 @@ async fn serve_connection<S>(
                 return;
             }
             () = &mut stopping => connection.as_mut().graceful_shutdown(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpStream,
+    };
+
+    use super::*;
+
+    async fn start(transport: Transport) -> (SocketAddr, CancellationToken) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let app = Router::new().route("/healthz", get(|| async { "ok" }));
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            serve(listener, app, &ConnectionLimits::default(), transport, stop).await
+        });
+        (addr, shutdown)
+    }
+
+    async fn get_healthz(addr: SocketAddr) -> String {
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        // The server may close before or after the request is written.
+        let _ = client
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: samu\r\nConnection: close\r\n\r\n")
+            .await;
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut answer))
+            .await
+            .expect("the server answers or closes");
+        let _ = read;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// Without `[tls]`, a peer that is not loopback is closed without an
+    /// answer. (Tests reach only loopback addresses, so the policy is told
+    /// to treat every peer as remote.)
+    #[tokio::test]
+    async fn a_refused_peer_gets_no_answer() {
+        let (addr, shutdown) = start(Transport::loopback_only_judged_by("http", |_| false)).await;
+        for _ in 0..3 {
+            assert_eq!(get_healthz(addr).await, "");
+        }
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn loopback_and_explicit_plaintext_are_served() {
+        for transport in [
+            Transport::loopback_only("http"),
+            Transport::plaintext("http"),
+        ] {
+            let (addr, shutdown) = start(transport).await;
+            let answer = get_healthz(addr).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            shutdown.cancel();
         }
     }
 }

@@ -66,14 +66,19 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// Serves HTTP on `listener` until `shutdown` fires.
+/// Serves HTTP on `listener`, secured as `transport` says, until
+/// `shutdown` fires.
 ///
 /// # Errors
 /// The listener failed.
-pub async fn serve(listener: TcpListener, state: HttpState) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: HttpState,
+    transport: samu_tls::Transport,
+) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
     let limits = state.config.limits.clone();
-    crate::listener::serve(listener, router(state), &limits, shutdown).await
+    crate::listener::serve(listener, router(state), &limits, transport, shutdown).await
 }
 
 async fn readyz(State(state): State<HttpState>) -> Response {
