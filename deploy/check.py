@@ -56,6 +56,20 @@ for section in ["Unit", "Service", "Install"]:
     check(unit.has_section(section), f"systemd: [{section}] missing")
 check("serve" in unit.get("Service", "ExecStart", fallback=""), "systemd: ExecStart does not serve")
 
+# Transport security: plaintext only when stated (docs/security.md), so
+# every deployment states its mode.
+for name in ["central-a", "central-b"]:
+    env = services.get(name, {}).get("environment", {})
+    tls = bool(env.get("SAMU_TLS_CERT")) and bool(env.get("SAMU_TLS_KEY"))
+    check(tls or env.get("SAMU_PLAINTEXT") == "1", f"compose: {name} states no TLS mode (SAMU_TLS_CERT+SAMU_TLS_KEY or SAMU_PLAINTEXT=1)")
+k8s_env = {e.get("name"): e.get("value") for e in container.get("env", [])}
+k8s_tls = bool(k8s_env.get("SAMU_TLS_CERT")) and bool(k8s_env.get("SAMU_TLS_KEY"))
+check(k8s_tls or k8s_env.get("SAMU_PLAINTEXT") == "1", "k8s: no TLS mode stated (SAMU_TLS_CERT+SAMU_TLS_KEY or SAMU_PLAINTEXT=1)")
+for probe in ["readinessProbe", "livenessProbe"]:
+    scheme = container.get(probe, {}).get("httpGet", {}).get("scheme", "HTTP")
+    check(scheme == ("HTTPS" if k8s_tls else "HTTP"), f"k8s: {probe} scheme {scheme} does not match the TLS mode")
+check("SAMU_TLS_CERT" in (HERE / "samu-central.service").read_text(), "systemd: no TLS mode stated")
+
 dockerfile = (HERE / "Dockerfile").read_text()
 check(dockerfile.count("FROM ") >= 2, "Dockerfile: not multi-stage")
 check("--locked" in dockerfile, "Dockerfile: build not --locked")
