@@ -1,11 +1,13 @@
 //! The registry a run needs: its own central, one base, N units, their
 //! device tokens, all through the admin API.
 
+use std::{future::Future, time::Duration};
+
 use anyhow::Context;
 use futures::{stream, StreamExt, TryStreamExt};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use samu_proto::v1::{self as pb, admin_client::AdminClient};
-use tonic::{metadata::MetadataValue, transport::Channel, Request};
+use tonic::{metadata::MetadataValue, transport::Channel, Code, Request, Status};
 
 /// Centre of the run's area (Belo Horizonte); units spread ±0.25°.
 pub const CENTRE: (f64, f64) = (-19.92, -43.94);
@@ -31,6 +33,33 @@ pub fn authed<T>(token: &str, message: T) -> anyhow::Result<Request<T>> {
         MetadataValue::try_from(format!("Bearer {token}"))?,
     );
     Ok(request)
+}
+
+/// A request with the metadata of another (its bearer token).
+fn with_auth<T>(metadata: &tonic::metadata::MetadataMap, message: T) -> Request<T> {
+    Request::from_parts(metadata.clone(), Default::default(), message)
+}
+
+/// Makes a call, and makes it again while the server refuses it for the
+/// caller's rate limit (`RESOURCE_EXHAUSTED`, `runtime.limits.service_*`
+/// for the admin token), waiting 0.1 s doubling to 2 s: registering
+/// thousands of units may outrun the limit on a fast server.
+async fn patiently<T, F, Fut>(mut call: F) -> Result<T, Status>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Status>>,
+{
+    let mut wait = Duration::from_millis(100);
+    for _ in 0..30 {
+        match call().await {
+            Err(status) if status.code() == Code::ResourceExhausted => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            done => return done,
+        }
+    }
+    call().await
 }
 
 /// The unit type of the i-th unit: 70 % USB, 20 % USA, 10 % MOTO.
@@ -93,37 +122,41 @@ pub async fn create(
         .collect();
     stream::iter(0..n)
         .map(|i| {
-            let mut admin = admin.clone();
+            let admin = admin.clone();
             let (base_id, start) = (base_id.clone(), starts[i]);
             async move {
                 let id = format!("load-{central_id}-{i:05}");
                 let unit_type = type_of(i);
-                admin
-                    .upsert_unit(authed(
-                        admin_token,
-                        pb::Unit {
-                            id: id.clone(),
-                            central_id: central_id.into(),
-                            r#type: unit_type.into(),
-                            base_id,
-                            label: format!("L{i:05}"),
-                            habilitated_from: None,
-                            retired_at: None,
-                        },
-                    )?)
-                    .await
-                    .with_context(|| format!("creating unit {id}"))?;
-                let token = admin
-                    .issue_device_token(authed(
-                        admin_token,
+                let unit = pb::Unit {
+                    id: id.clone(),
+                    central_id: central_id.into(),
+                    r#type: unit_type.into(),
+                    base_id,
+                    label: format!("L{i:05}"),
+                    habilitated_from: None,
+                    retired_at: None,
+                };
+                let auth = authed(admin_token, ())?.into_parts().0;
+                patiently(|| {
+                    let (mut admin, request) = (admin.clone(), with_auth(&auth, unit.clone()));
+                    async move { admin.upsert_unit(request).await }
+                })
+                .await
+                .with_context(|| format!("creating unit {id}"))?;
+                let token = patiently(|| {
+                    let mut admin = admin.clone();
+                    let request = with_auth(
+                        &auth,
                         pb::IssueDeviceTokenRequest {
                             unit_id: id.clone(),
                         },
-                    )?)
-                    .await
-                    .with_context(|| format!("issuing the device token of {id}"))?
-                    .into_inner()
-                    .token;
+                    );
+                    async move { admin.issue_device_token(request).await }
+                })
+                .await
+                .with_context(|| format!("issuing the device token of {id}"))?
+                .into_inner()
+                .token;
                 Ok::<_, anyhow::Error>(LoadUnit {
                     id,
                     unit_type,

@@ -291,4 +291,21 @@ mod tests {
         let err = c.tls.load().unwrap_err().to_string();
         assert!(err.contains("/nonexistent/cert.pem"), "{err}");
     }
+
+    #[test]
+    fn rate_limits_read_from_their_section() {
+        let c = Config::from_toml(
+            "[runtime.limits]\ndevice_reports_per_s = 20\nuser_requests_per_s = 0\nlogin_burst = 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.runtime.limits.device_reports_per_s, 20.0);
+        assert_eq!(c.runtime.limits.user_requests_per_s, 0.0);
+        assert_eq!(c.runtime.limits.login_burst, 3);
+        assert_eq!(
+            c.runtime.limits.device_burst, 1_000,
+            "the rest keep their defaults"
+        );
+        let err = Config::from_toml("[runtime.limits]\ndevice_rate = 1\n").unwrap_err();
+        assert!(err.contains("device_rate"), "{err}");
+    }
 }

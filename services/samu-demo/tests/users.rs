@@ -54,7 +54,7 @@ async fn demo_users_are_seeded_once_and_their_passwords_kept_or_reset() {
         let password = entry["password"].as_str().unwrap();
         assert!(password.chars().count() >= 10);
         let (_, user) = central
-            .login(username, password, TimeDelta::hours(1), None)
+            .login(username, password, TimeDelta::hours(1), None, None)
             .await
             .unwrap_or_else(|e| panic!("{username} logs in: {e}"));
         assert_eq!(user.role, role);
@@ -75,12 +75,12 @@ async fn demo_users_are_seeded_once_and_their_passwords_kept_or_reset() {
     assert_ne!(old.password, new.password);
     assert!(matches!(
         central
-            .login("medico", &old.password, TimeDelta::hours(1), None)
+            .login("medico", &old.password, TimeDelta::hours(1), None, None)
             .await,
         Err(AccountError::BadLogin)
     ));
     central
-        .login("medico", &new.password, TimeDelta::hours(1), None)
+        .login("medico", &new.password, TimeDelta::hours(1), None, None)
         .await
         .expect("the new password works");
 
@@ -101,7 +101,7 @@ async fn demo_users_are_seeded_once_and_their_passwords_kept_or_reset() {
     let password = &fourth.users["radio_operator"].password;
     assert_ne!(password, "changed-by-the-admin");
     central
-        .login("radio", password, TimeDelta::hours(1), None)
+        .login("radio", password, TimeDelta::hours(1), None, None)
         .await
         .expect("the written password works");
 

@@ -7,9 +7,9 @@ use samu_runtime::Central;
 use samu_store::Credential;
 use tonic::{metadata::MetadataMap, Status};
 
-use crate::status::unauthenticated;
+use crate::status::{rate_limited, unauthenticated};
 
-pub use samu_runtime::access::Rpc;
+pub use samu_runtime::access::{AccessError, Rpc};
 
 /// The bearer token of a call's metadata.
 fn bearer(metadata: &MetadataMap) -> &str {
@@ -23,24 +23,24 @@ fn bearer(metadata: &MetadataMap) -> &str {
         .unwrap_or("")
 }
 
-/// Authenticates a call and checks its role against the table.
+/// Authenticates a call, spends one call of the caller's rate limit and
+/// checks its role against the table ([`Central::authorize`], shared with
+/// the HTTP facade).
 ///
 /// # Errors
-/// `UNAUTHENTICATED` for a missing or unknown token, `PERMISSION_DENIED` for
+/// `UNAUTHENTICATED` for a missing or unknown token, `RESOURCE_EXHAUSTED`
+/// (with `RetryInfo`) over the caller's rate limit, `PERMISSION_DENIED` for
 /// a role the table does not allow.
 pub fn authorize(
     central: &Central,
     metadata: &MetadataMap,
     rpc: Rpc,
 ) -> Result<Credential, Status> {
-    let credential = central
-        .authenticate(bearer(metadata))
-        .map_err(|e| unauthenticated(&e))?;
-    if !rpc.allows(credential.role) {
-        return Err(Status::permission_denied(format!(
-            "the {} role may not call {rpc:?}",
-            credential.role
-        )));
-    }
-    Ok(credential)
+    central
+        .authorize(bearer(metadata), rpc)
+        .map_err(|e| match e {
+            AccessError::Unauthenticated(e) => unauthenticated(&e),
+            AccessError::Limited(e) => rate_limited(&e),
+            AccessError::Denied { .. } => Status::permission_denied(e.to_string()),
+        })
 }

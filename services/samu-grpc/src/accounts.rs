@@ -14,7 +14,7 @@ use crate::{
     access::{authorize, Rpc},
     admin::ROLE_TABLE,
     convert,
-    status::invalid,
+    status::{invalid, rate_limited},
 };
 
 /// The accounts service.
@@ -41,6 +41,7 @@ pub fn from_account(e: &AccountError) -> Status {
         AccountError::BadLogin => Status::unauthenticated(e.to_string()),
         AccountError::Taken(_) => Status::already_exists(e.to_string()),
         AccountError::NotFound(_) => Status::not_found(e.to_string()),
+        AccountError::Limited(limited) => rate_limited(limited),
         AccountError::Store(inner) => {
             tracing::error!(error = %inner, "store failure in an accounts call");
             Status::unavailable("the store failed; try again (see the server log)")
@@ -73,11 +74,18 @@ impl pb::accounts_server::Accounts for AccountsService {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
-        let from = request.remote_addr().map(|a| a.to_string());
+        let peer = request.remote_addr();
+        let from = peer.map(|a| a.to_string());
         let r = request.into_inner();
         let (issued, user) = self
             .central
-            .login(&r.username, &r.password, self.session_ttl, from)
+            .login(
+                &r.username,
+                &r.password,
+                self.session_ttl,
+                from,
+                peer.map(|a| a.ip()),
+            )
             .await
             .map_err(|e| from_account(&e))?;
         Ok(Response::new(pb::LoginResponse {

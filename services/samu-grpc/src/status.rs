@@ -1,7 +1,7 @@
 //! Errors to `tonic::Status`, in one place.
 
 use samu_domain::ValidationError;
-use samu_runtime::{registry::RegistryError, AuthError, IngestError};
+use samu_runtime::{registry::RegistryError, AuthError, IngestError, RateLimited};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -17,6 +17,16 @@ pub fn invalid(e: &ValidationError) -> Status {
 /// Authentication failures.
 pub fn unauthenticated(e: &AuthError) -> Status {
     Status::unauthenticated(e.to_string())
+}
+
+/// Over a rate limit: `RESOURCE_EXHAUSTED`, the message naming the limit,
+/// with a `RetryInfo` detail saying when a retry can succeed.
+pub fn rate_limited(e: &RateLimited) -> Status {
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        e.to_string(),
+        ErrorDetails::with_retry_info(Some(e.retry_after)),
+    )
 }
 
 /// Ingest failures.

@@ -3,7 +3,30 @@
 //! A reader task takes reports off the stream and hands them to the runtime;
 //! acknowledgements come back from the writer once stored, on a channel per
 //! stream. The response stream merges those acknowledgements with the
-//! reader's rejections and final status.
+//! reader's rejections, then ends with the reader's final status once
+//! every acknowledgement is out.
+//!
+//! # Rate limit
+//! Every report spends a token of its device's bucket
+//! (`runtime.limits.device_*`, keyed by the device credential). A vehicle
+//! over its limit is first **paced**, then **cut off**:
+//!
+//! - Paced: the report in hand waits for the next token, and the stream is
+//!   not read meanwhile, so HTTP/2 flow control holds the rest in the app.
+//!   The app sees its acknowledgements come at the limit's pace; nothing is
+//!   refused, dropped or sent twice. This is what an app needs after a
+//!   tunnel: its link (`samu-demo::link`) resends everything
+//!   unacknowledged at once on reconnecting, so a stream ended at the first
+//!   report over the limit would make it resend the whole backlog again and
+//!   again, each time for the handful of reports the bucket had regained.
+//! - Cut off: a stream kept over its limit for `device_pace_s` without a
+//!   report that passed at once is not draining a backlog but looping. It
+//!   ends with `RESOURCE_EXHAUSTED`, naming the limit ("device rate limit:
+//!   50 reports/s (burst 1000)"), with a `RetryInfo`. The report in hand is
+//!   neither applied nor acknowledged, so the app keeps it and resends it
+//!   after reconnecting (with its backoff); everything acknowledged before
+//!   was stored, as always. With `device_pace_s = 0` the stream ends at the
+//!   first report over the limit.
 
 use std::{pin::Pin, time::Duration};
 
@@ -12,7 +35,7 @@ use samu_domain::{UnitId, ValidationError};
 use samu_proto::v1::{self as pb, ack::Kind, ingest_reply::Outcome};
 use samu_runtime::{Ack, AckKind, Central, IngestError};
 use samu_store::Credential;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::{wrappers::ReceiverStream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, Streaming};
@@ -20,7 +43,7 @@ use tonic::{Code, Request, Response, Status, Streaming};
 use crate::{
     access::{authorize, Rpc},
     convert,
-    status::from_ingest,
+    status::{from_ingest, rate_limited},
 };
 
 /// Acknowledgements buffered per stream before the writer drops them (the
@@ -61,6 +84,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             .ok_or_else(|| Status::permission_denied("this device token is not bound to a unit"))?;
         let (ack_tx, ack_rx) = mpsc::channel::<Ack>(ACK_BUFFER);
         let (control_tx, control_rx) = mpsc::channel(64);
+        let (end_tx, end_rx) = oneshot::channel();
         let reader = Reader {
             central: self.central.clone(),
             credential,
@@ -68,10 +92,15 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             acks: ack_tx,
             control: control_tx,
         };
-        tokio::spawn(reader.run(request.into_inner(), self.shutdown.clone()));
+        tokio::spawn(reader.run(request.into_inner(), self.shutdown.clone(), end_tx));
+        // The status that ends the stream comes after every acknowledgement
+        // of what was applied: the ack channel closes only once the reader
+        // and every queued write of this stream have let go of it, so an
+        // app is never left to resend a report that was stored.
         let acks = ReceiverStream::new(ack_rx).map(|ack| Ok(ack_reply(ack)));
-        let control = ReceiverStream::new(control_rx);
-        Ok(Response::new(Box::pin(acks.merge(control))))
+        let rejections = ReceiverStream::new(control_rx).map(Ok);
+        let end = futures::stream::once(end_rx).filter_map(|end| end.ok().map(Err));
+        Ok(Response::new(Box::pin(acks.merge(rejections).chain(end))))
     }
 }
 
@@ -104,7 +133,8 @@ struct Reader {
     credential: Credential,
     unit: UnitId,
     acks: mpsc::Sender<Ack>,
-    control: mpsc::Sender<Result<pb::IngestReply, Status>>,
+    /// Rejections of single reports; the stream goes on.
+    control: mpsc::Sender<pb::IngestReply>,
 }
 
 /// Counts open vehicle streams for `/metrics`.
@@ -124,8 +154,66 @@ impl Drop for ConnectedGuard {
 }
 
 impl Reader {
-    async fn run(self, mut inbound: Streaming<pb::VehicleReport>, shutdown: CancellationToken) {
+    /// Waits until the device's limit admits one more report (see the
+    /// module's "Rate limit"). `over_since` is when the stream went over
+    /// its limit without a break since. `Err` ends the stream with that
+    /// status; the report in hand is then not applied.
+    async fn admit(
+        &self,
+        over_since: &mut Option<tokio::time::Instant>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Status> {
+        let pace_for = Duration::from_secs(self.central.limits().device_pace_s);
+        let mut waited = false;
+        loop {
+            let limited = match self.central.admit_report(&self.credential.id) {
+                Ok(()) => {
+                    if !waited {
+                        *over_since = None;
+                    }
+                    return Ok(());
+                }
+                Err(limited) => limited,
+            };
+            let now = tokio::time::Instant::now();
+            let since = *over_since.get_or_insert(now);
+            // Past the pacing time once this wait is over (a pacing time
+            // beyond the clock's range never runs out).
+            let cut = since.checked_add(pace_for).is_some_and(|deadline| {
+                now.checked_add(limited.retry_after)
+                    .is_none_or(|ready| ready > deadline)
+            });
+            if cut {
+                metrics::counter!("samu_vehicle_streams_limited_total").increment(1);
+                tracing::warn!(
+                    unit = %self.unit,
+                    over_for_s = (now - since).as_secs(),
+                    "vehicle stream ended: {}",
+                    limited.describe()
+                );
+                return Err(rate_limited(&limited));
+            }
+            if !waited && limited.first {
+                tracing::info!(unit = %self.unit, "vehicle paced: {}", limited.describe());
+            }
+            waited = true;
+            tokio::select! {
+                _ = tokio::time::sleep(limited.retry_after) => {}
+                _ = shutdown.cancelled() => {
+                    return Err(Status::unavailable("the server is shutting down; reconnect"));
+                }
+            }
+        }
+    }
+
+    async fn run(
+        self,
+        mut inbound: Streaming<pb::VehicleReport>,
+        shutdown: CancellationToken,
+        end_tx: oneshot::Sender<Status>,
+    ) {
         let _connected = ConnectedGuard::new();
+        let mut over_since = None;
         let mut revocation = tokio::time::interval(REVOCATION_CHECK);
         revocation.tick().await;
         tracing::debug!(unit = %self.unit, "vehicle stream opened");
@@ -142,6 +230,9 @@ impl Reader {
             };
             match message {
                 Ok(Some(report)) => {
+                    if let Err(status) = self.admit(&mut over_since, &shutdown).await {
+                        break Some(status);
+                    }
                     if let Err(status) = self.handle(report).await {
                         break Some(status);
                     }
@@ -155,7 +246,7 @@ impl Reader {
             }
         };
         if let Some(status) = end {
-            let _ = self.control.send(Err(status)).await;
+            let _ = end_tx.send(status);
         }
         tracing::debug!(unit = %self.unit, "vehicle stream closed");
     }
@@ -193,7 +284,7 @@ impl Reader {
 
     async fn reject(&self, seq: u64, e: &ValidationError) -> Result<(), Status> {
         self.control
-            .send(Ok(rejection(seq, e)))
+            .send(rejection(seq, e))
             .await
             .map_err(|_| Status::cancelled("client gone"))
     }

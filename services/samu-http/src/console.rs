@@ -22,12 +22,12 @@ use samu_occurrence::{
 use samu_runtime::{
     access::Rpc, accounts::AccountError, Caller, Command, FleetEvent, RegulationError,
 };
-use samu_store::{Credential, User};
+use samu_store::User;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::{error::ApiError, reports::credential, router::HttpState};
+use crate::{error::ApiError, reports::authorize, router::HttpState};
 
 /// The console's routes.
 pub fn routes() -> Router<HttpState> {
@@ -74,6 +74,7 @@ fn from_account(e: AccountError) -> ApiError {
         AccountError::BadLogin => ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
         AccountError::Taken(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
         AccountError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+        AccountError::Limited(limited) => limited.into(),
         AccountError::Store(inner) => {
             tracing::error!(error = %inner, "store failure in a session call");
             ApiError::new(
@@ -95,23 +96,6 @@ fn origin(peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<String> {
         (Some(p), None) => Some(p.to_string()),
         (None, f) => f,
     }
-}
-
-/// Authenticates and checks the role table.
-fn authorize(
-    state: &HttpState,
-    headers: &HeaderMap,
-    query_token: Option<&str>,
-    rpc: Rpc,
-) -> Result<Credential, ApiError> {
-    let who = credential(state, headers, query_token)?;
-    if !rpc.allows(who.role) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("the {} role may not call {rpc:?}", who.role),
-        ));
-    }
-    Ok(who)
 }
 
 fn caller(
@@ -229,6 +213,7 @@ async fn login(
             &b.password,
             state.central.session_ttl(),
             origin(peer.0, &headers),
+            peer.0.map(|p| p.ip()),
         )
         .await
         .map_err(from_account)?;

@@ -1,11 +1,12 @@
 //! Errors as JSON: `{"error": "...", "field": "..."}` with a 4xx/5xx status.
 
 use axum::{
-    http::StatusCode,
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use samu_domain::ValidationError;
+use samu_runtime::{access::AccessError, RateLimited};
 use serde::Serialize;
 
 /// An HTTP error with a JSON body.
@@ -21,6 +22,9 @@ pub struct ApiError {
     field: Option<String>,
     /// The same words as `error`, for clients that read `message`.
     message: String,
+    /// Seconds to wait before trying again (`Retry-After`), for 429.
+    #[serde(skip)]
+    retry_after_s: Option<u64>,
 }
 
 /// The stable code of a status.
@@ -51,6 +55,36 @@ impl ApiError {
             code: code_of(status),
             field: None,
             message,
+            retry_after_s: None,
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    /// 401 for the token, 429 over the rate limit, 403 for the role table.
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Unauthenticated(e) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())
+            }
+            AccessError::Limited(e) => e.into(),
+            AccessError::Denied { .. } => ApiError::new(StatusCode::FORBIDDEN, e.to_string()),
+        }
+    }
+}
+
+impl From<RateLimited> for ApiError {
+    /// 429 with code `rate_limited`, the message naming the limit, and
+    /// `Retry-After` in whole seconds.
+    fn from(e: RateLimited) -> Self {
+        let message = e.to_string();
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: message.clone(),
+            code: "rate_limited",
+            field: None,
+            message,
+            retry_after_s: Some(e.retry_after_s()),
         }
     }
 }
@@ -64,12 +98,21 @@ impl From<ValidationError> for ApiError {
             code: "invalid_argument",
             field: Some(e.field),
             message,
+            retry_after_s: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self)).into_response()
+        match self.retry_after_s {
+            Some(s) => (
+                self.status,
+                [(header::RETRY_AFTER, s.to_string())],
+                Json(self),
+            )
+                .into_response(),
+            None => (self.status, Json(self)).into_response(),
+        }
     }
 }

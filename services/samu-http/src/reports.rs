@@ -8,7 +8,10 @@ use axum::{
 };
 use samu_domain::{CentralId, ValidationError};
 use samu_indicators::YearMonth;
-use samu_runtime::reporting::{monthly_report, ReportingError};
+use samu_runtime::{
+    access::Rpc,
+    reporting::{monthly_report, ReportingError},
+};
 use serde::Deserialize;
 
 use crate::{error::ApiError, router::HttpState};
@@ -19,20 +22,27 @@ pub struct TokenParam {
     token: Option<String>,
 }
 
-/// Authenticates a request by `Authorization: Bearer` or `?token=`.
-pub(crate) fn credential(
+/// The bearer token of `Authorization: Bearer`, if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Authenticates a request by `Authorization: Bearer` or `?token=`, spends
+/// one call of the caller's rate limit and checks the role table: the same
+/// [`samu_runtime::Central::authorize`] as gRPC, so a person's calls through
+/// both doors share one limit.
+pub(crate) fn authorize(
     state: &HttpState,
     headers: &HeaderMap,
     query_token: Option<&str>,
+    rpc: Rpc,
 ) -> Result<samu_store::Credential, ApiError> {
-    let header_token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    state
+    Ok(state
         .central
-        .authenticate(header_token.or(query_token).unwrap_or(""))
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))
+        .authorize(bearer(headers).or(query_token).unwrap_or(""), rpc)?)
 }
 
 /// The report download.
@@ -42,13 +52,7 @@ pub async fn download(
     Query(params): Query<TokenParam>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let who = credential(&state, &headers, params.token.as_deref())?;
-    if !samu_runtime::access::Rpc::Report.allows(who.role) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("the {} role may not download reports", who.role),
-        ));
-    }
+    let who = authorize(&state, &headers, params.token.as_deref(), Rpc::Report)?;
     let central = CentralId::parse("central", &central)?;
     let (month, extension) = file.rsplit_once('.').ok_or_else(|| {
         ValidationError::new("file", "expected YYYY-MM.csv, YYYY-MM.xlsx or YYYY-MM.pdf")

@@ -11,7 +11,10 @@ use axum::{
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use samu_domain::CentralId;
-use samu_runtime::{AuthError, Central};
+use samu_runtime::{
+    access::{AccessError, Rpc},
+    AuthError, Central,
+};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -145,26 +148,19 @@ async fn ws_wall(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let header_token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let token = header_token.or(params.token.as_deref()).unwrap_or("");
-    let credential = state.central.authenticate(token).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            match e {
-                AuthError::Missing => "missing token: send Authorization: Bearer or ?token=",
-                AuthError::Invalid => "invalid, revoked or expired token",
-            },
-        )
-    })?;
-    if !samu_runtime::access::Rpc::WallFeed.allows(credential.role) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("the {} role may not watch the wall", credential.role),
-        ));
-    }
+    let token = crate::reports::bearer(&headers)
+        .or(params.token.as_deref())
+        .unwrap_or("");
+    state
+        .central
+        .authorize(token, Rpc::WallFeed)
+        .map_err(|e| match e {
+            AccessError::Unauthenticated(AuthError::Missing) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing token: send Authorization: Bearer or ?token=",
+            ),
+            e => e.into(),
+        })?;
     let filter = params
         .central
         .filter(|c| !c.is_empty())

@@ -1,8 +1,53 @@
 //! The RPC × role table: who may call what. Both adapters (gRPC and the
-//! HTTP JSON facade) check every call against it; `docs/roles.md` prints it
-//! and a test walks every cell against a running server.
+//! HTTP JSON facade) check every call with [`Central::authorize`]: the
+//! token, the caller's rate limit, then this table; `docs/roles.md` prints
+//! the table and a test walks every cell against a running server.
 
-use samu_store::Role;
+use samu_store::{Credential, Role};
+
+use crate::{auth::AuthError, central::Central, limits::RateLimited};
+
+/// Why a call was refused before it ran.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AccessError {
+    /// Missing, unknown, revoked or expired token.
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
+    /// The caller is over its rate limit.
+    #[error(transparent)]
+    Limited(#[from] RateLimited),
+    /// The role table does not allow the call.
+    #[error("the {role} role may not call {rpc:?}")]
+    Denied {
+        /// The caller's role.
+        role: Role,
+        /// The call.
+        rpc: Rpc,
+    },
+}
+
+impl Central {
+    /// Authenticates a call's bearer token, spends one call of the caller's
+    /// rate limit ([`Central::spend_call`]: per user for people, per token
+    /// for admin and wall tokens; devices are limited per report instead)
+    /// and checks the role table. Both doors call this, so a person's calls
+    /// over gRPC and HTTP share one limit. A refused call counts too: a
+    /// flood of calls the role may not make is still a flood.
+    ///
+    /// # Errors
+    /// [`AccessError`]: unauthenticated, over the limit, or not allowed.
+    pub fn authorize(&self, token: &str, rpc: Rpc) -> Result<Credential, AccessError> {
+        let credential = self.authenticate(token)?;
+        self.spend_call(&credential)?;
+        if !rpc.allows(credential.role) {
+            return Err(AccessError::Denied {
+                role: credential.role,
+                rpc,
+            });
+        }
+        Ok(credential)
+    }
+}
 
 /// Every call that checks a role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,6 +9,8 @@ use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
+use std::net::IpAddr;
+
 use chrono::TimeDelta;
 use samu_domain::{CentralId, ValidationError};
 use samu_store::{
@@ -34,6 +36,10 @@ pub enum AccountError {
     /// No such user.
     #[error("user_id: no user {0}")]
     NotFound(String),
+    /// Too many login attempts for this username or from this address;
+    /// the password was not checked.
+    #[error(transparent)]
+    Limited(#[from] crate::limits::RateLimited),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -142,18 +148,51 @@ impl Central {
     }
 
     /// Logs a person in: a new token valid for `ttl`. Every attempt, failed
-    /// or not, is audited with where it came from.
+    /// or not, is audited with where it came from (`from`, as shown; its
+    /// `address` keys the per-address login limit).
+    ///
+    /// Attempts are rate limited per username and per address before the
+    /// password is checked, right or wrong, so guessing is slow and a flood
+    /// of attempts costs no argon2 time. Of a run of refused attempts only
+    /// the first is audited (`login_limited`): a guesser's flood must not
+    /// fill the audit table; the rest are counted in
+    /// `samu_rate_limited_total`.
     ///
     /// # Errors
-    /// [`AccountError::BadLogin`] for any wrong pair or a disabled account.
+    /// [`AccountError::BadLogin`] for any wrong pair or a disabled account;
+    /// [`AccountError::Limited`] over the login limits.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         ttl: TimeDelta,
         from: Option<String>,
+        address: Option<IpAddr>,
     ) -> Result<(IssuedCredential, User), AccountError> {
         let username = username.trim().to_ascii_lowercase();
+        if let Err(limited) = self.spend_login(&username, address) {
+            if limited.first {
+                tracing::warn!(
+                    limit = limited.kind.as_str(),
+                    "login attempts over the rate limit: {}",
+                    limited.describe()
+                );
+                self.store()
+                    .record_audit(&AuditRecord {
+                        at: samu_domain::time::now(),
+                        credential_id: String::new(),
+                        user_id: None,
+                        actor: username.chars().take(64).collect(),
+                        role: "unknown".into(),
+                        action: "login_limited".into(),
+                        occurrence_id: None,
+                        fields: Vec::new(),
+                        remote_addr: from,
+                    })
+                    .await?;
+            }
+            return Err(limited.into());
+        }
         let found = self.store().user_by_username(&username).await?;
         let (hash, user) = match &found {
             Some((user, hash)) => (hash.clone(), Some(user)),

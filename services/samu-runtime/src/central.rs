@@ -57,6 +57,8 @@ pub struct RuntimeConfig {
     pub audit_retention_days: u64,
     /// How often the retention job looks for data past its period, in seconds.
     pub retention_job_s: u64,
+    /// Rate limits per device, person and login (`[runtime.limits]`).
+    pub limits: crate::limits::LimitsConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -75,6 +77,7 @@ impl Default for RuntimeConfig {
             position_track_retention_days: 366,
             audit_retention_days: 10 * 365 + 3,
             retention_job_s: 3600,
+            limits: crate::limits::LimitsConfig::default(),
         }
     }
 }
@@ -103,6 +106,8 @@ pub(crate) struct Inner {
     /// Open occurrences as the wall shows them, by id (local and remote).
     pub(crate) occurrences: RwLock<HashMap<samu_occurrence::OccurrenceId, WallOccurrence>>,
     pub(crate) session_ttl: chrono::TimeDelta,
+    /// Rate limits: keyed token buckets, each behind short sync locks.
+    pub(crate) limits: crate::limits::Limits,
 }
 
 /// The background tasks of a running central; await [`RuntimeTasks::join`]
@@ -166,6 +171,7 @@ impl Central {
                 session_ttl: chrono::TimeDelta::seconds(
                     i64::try_from(config.session_ttl_s.clamp(60, 7 * 86_400)).unwrap_or(43_200),
                 ),
+                limits: crate::limits::Limits::new(config.limits.clone()),
             }),
         };
         let open = store
@@ -215,6 +221,11 @@ impl Central {
                     audit: days(config.audit_retention_days),
                 },
                 Duration::from_secs(config.retention_job_s.max(1)),
+                shutdown.clone(),
+            )),
+            tokio::spawn(crate::limits::prune(
+                central.clone(),
+                Duration::from_secs(config.limits.prune_s.max(1)),
                 shutdown.clone(),
             )),
             tokio::spawn(central.clone().refresh_credentials(

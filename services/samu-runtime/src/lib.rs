@@ -13,6 +13,7 @@
 //! - [`feed`]: unit views and the broadcast of changes.
 //! - [`auth`]: credential cache and token checks.
 //! - [`accounts`]: user accounts, argon2 passwords, login sessions.
+//! - [`limits`]: rate limits per device, person and login (keyed token buckets).
 //! - [`regulation`]: occurrences from call to unit free, recommendation, response times.
 //! - [`registry`]: admin operations that touch both store and fleet.
 //! - [`reporting`]: the daily job and the monthly report (indicators).
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod central;
 pub mod feed;
 pub mod ingest;
+pub mod limits;
 pub mod registry;
 pub mod regulation;
 pub mod reporting;
@@ -39,4 +41,5 @@ pub use auth::AuthError;
 pub use central::{Central, RuntimeConfig, RuntimeTasks};
 pub use feed::{FleetEvent, UnitView, WallOccurrence};
 pub use ingest::{Ack, AckKind, IngestError, Report, ReportBody};
+pub use limits::{LimitsConfig, RateLimited};
 pub use regulation::{Caller, Command, RegulationError};

@@ -132,7 +132,7 @@ impl TestApp {
             .expect("user created");
         let (issued, _) = self
             .central
-            .login(username, &password, chrono::TimeDelta::hours(1), None)
+            .login(username, &password, chrono::TimeDelta::hours(1), None, None)
             .await
             .expect("login");
         issued.token
