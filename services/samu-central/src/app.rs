@@ -66,14 +66,14 @@ impl Application {
                 .await
                 .context("cannot seed the demo")?;
         }
-        let (central, tasks) = Central::start(
-            store,
-            config.runtime.clone(),
-            config.fleet.clone(),
-            shutdown.clone(),
-        )
-        .await
-        .context("cannot restore the fleet from the store")?;
+        let mut runtime = config.runtime.clone();
+        if runtime.spool.dir.is_none() {
+            runtime.spool.dir = Some(std::path::Path::new(&config.data_dir).join("spool"));
+        }
+        let (central, tasks) =
+            Central::start(store, runtime, config.fleet.clone(), shutdown.clone())
+                .await
+                .context("cannot restore the fleet from the store")?;
         let grpc = TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("cannot listen for gRPC on {}", config.grpc_addr))?;

@@ -14,6 +14,7 @@ use tonic::{metadata::MetadataValue, transport::Channel, Request};
 
 backend_tests! {
     a_killed_server_loses_and_doubles_nothing => a_killed_server_loses_and_doubles_nothing;
+    a_killed_server_loses_and_doubles_no_occurrence_event => a_killed_server_loses_and_doubles_no_occurrence_event;
 }
 
 const BIN: &str = env!("CARGO_BIN_EXE_samu-central");
@@ -235,5 +236,207 @@ async fn a_killed_server_loses_and_doubles_nothing(backend: TestBackend) {
     shutdown.cancel();
     drop(link);
     let _ = handle.await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `POST path` as the console page does it: with an idempotency key, sent
+/// again with the same key while no answer comes (connection refused or
+/// reset, 503) until `deadline`.
+async fn command(
+    client: &reqwest::Client,
+    http: u16,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let sent = client
+            .post(format!("http://127.0.0.1:{http}{path}"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => {
+                return response.json().await.expect("JSON answer")
+            }
+            Ok(response) if response.status() != 503 => {
+                panic!(
+                    "{path} refused: {} {}",
+                    response.status(),
+                    response.text().await.unwrap_or_default()
+                )
+            }
+            _ => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{path} never answered"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn a_killed_server_loses_and_doubles_no_occurrence_event(backend: TestBackend) {
+    let db = backend.fresh().await;
+    let dir = std::env::temp_dir().join(format!(
+        "samu-fault-occ-{}-{:?}",
+        std::process::id(),
+        backend
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("samu.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", dir.display().to_string()),
+    )
+    .unwrap();
+    let admin = Command::new(BIN)
+        .args([
+            "token",
+            "--role",
+            "admin",
+            "--label",
+            "fault test",
+            "--config",
+        ])
+        .arg(&config)
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(admin.status.success());
+    let admin = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
+    let (grpc, http) = (free_port(), free_port());
+    let mut server = Server::start(&db.url, &config, grpc, http);
+    wait_ready(http).await;
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{grpc}"))
+        .unwrap()
+        .connect_lazy();
+    AdminClient::new(channel.clone())
+        .upsert_central(authed(
+            &admin,
+            pb::Central {
+                id: "3106200".into(),
+                name: "SAMU BH".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut tokens = Vec::new();
+    for (username, role) in [
+        ("ana.tarm", pb::Role::Tarm),
+        ("bruno.medico", pb::Role::Physician),
+    ] {
+        let password = format!("{username}-senha-longa");
+        samu_proto::v1::accounts_client::AccountsClient::new(channel.clone())
+            .create_user(authed(
+                &admin,
+                pb::CreateUserRequest {
+                    username: username.into(),
+                    name: username.into(),
+                    role: role.into(),
+                    central_id: String::new(),
+                    password: password.clone(),
+                },
+            ))
+            .await
+            .unwrap();
+        let session: serde_json::Value = client
+            .post(format!("http://127.0.0.1:{http}/api/v1/session"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(session["token"].as_str().unwrap().to_owned());
+    }
+    let (tarm, physician) = (tokens[0].clone(), tokens[1].clone());
+
+    // The desk takes calls and regulates them, one after the other, while
+    // the server is killed under it.
+    const CALLS: usize = 30;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let desk = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut ids = Vec::new();
+            for i in 0..CALLS {
+                let call = serde_json::json!({
+                    "central": "3106200", "caller_phone": format!("(31) 9{i:04}-0000"),
+                    "caller_name": "Maria Exemplo", "address": "Rua da Bahia, 1000",
+                    "complaint": "dor no peito", "nature": "clinico", "patient_name": "José",
+                    "location": {"lat": -19.92, "lon": -43.94}
+                });
+                let opened = command(
+                    &client,
+                    http,
+                    "/api/v1/occurrences",
+                    &tarm,
+                    &format!("open-{i}"),
+                    &call,
+                )
+                .await;
+                let id = opened["summary"]["id"].as_str().unwrap().to_owned();
+                let regulation = serde_json::json!({"priority": "verde", "decision": "orientation", "note": "orientado"});
+                command(
+                    &client,
+                    http,
+                    &format!("/api/v1/occurrences/{id}/regulation"),
+                    &physician,
+                    &format!("regulate-{i}"),
+                    &regulation,
+                )
+                .await;
+                ids.push(id);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            ids
+        })
+    };
+    for _ in 0..600 {
+        if done.load(Ordering::Relaxed) >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(done.load(Ordering::Relaxed) < CALLS, "killed mid-desk");
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _server = Server::start(&db.url, &config, grpc, http);
+    let ids = tokio::time::timeout(Duration::from_secs(120), desk)
+        .await
+        .expect("the desk finished")
+        .unwrap();
+
+    let store = samu_store::Store::connect(&db.url).await.unwrap();
+    let stored = store
+        .open_occurrences(None, chrono::Utc::now() - chrono::TimeDelta::days(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.len(),
+        CALLS,
+        "one occurrence per call, none lost or doubled"
+    );
+    let mut answered: Vec<String> = ids.clone();
+    answered.sort();
+    answered.dedup();
+    assert_eq!(answered.len(), CALLS);
+    for occurrence in &stored {
+        assert!(ids.iter().any(|id| id == occurrence.id.as_str()));
+        let kinds: Vec<&str> = occurrence.events.iter().map(|e| e.body.kind()).collect();
+        assert_eq!(kinds, ["call_received", "regulated"], "each event once");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

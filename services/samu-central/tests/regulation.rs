@@ -23,6 +23,7 @@ backend_tests! {
     every_access_to_personal_data_is_audited_and_never_reaches_the_wall => audit_trail;
     response_targets_are_settings_of_the_central => targets;
     personal_data_is_erased_after_retention_and_exported_on_request => retention;
+    a_command_repeated_with_its_idempotency_key_is_recorded_once => idempotent;
 }
 
 /// Where the emergency is: Praça da Liberdade.
@@ -1128,4 +1129,142 @@ async fn retention(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(clocks.len(), 1);
+}
+
+/// `POST path` with an `Idempotency-Key`.
+async fn post_keyed(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: Value,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", app.http_url))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .expect("HTTP answer");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+async fn idempotent(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_central().await;
+    let desk = desk(&app).await;
+
+    // A call resent after a lost answer: one occurrence, the same answer.
+    let key = "7f0c2a4e-0000-4000-8000-000000000001";
+    let (status, first) =
+        post_keyed(&app, "/api/v1/occurrences", &desk.tarm, key, call_body()).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) =
+        post_keyed(&app, "/api/v1/occurrences", &desk.tarm, key, call_body()).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["summary"]["id"], first["summary"]["id"]);
+    let id = first["summary"]["id"].as_str().unwrap().to_owned();
+    let (_, list) = api(&app, "GET", "/api/v1/occurrences", &desk.manager, None).await;
+    assert_eq!(list["occurrences"].as_array().unwrap().len(), 1, "{list}");
+
+    // A regulation resent: one event.
+    let regulate = json!({"priority": "amarelo", "decision": "orientation", "note": "orientado"});
+    let path = format!("/api/v1/occurrences/{id}/regulation");
+    for _ in 0..3 {
+        let (status, body) =
+            post_keyed(&app, &path, &desk.physician, "reg-1", regulate.clone()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, detail) = api(
+        &app,
+        "GET",
+        &format!("/api/v1/occurrences/{id}"),
+        &desk.physician,
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["call_received", "regulated"], "{detail}");
+
+    // The same key for another command is refused, and records nothing.
+    let (status, body) = post_keyed(
+        &app,
+        &format!("/api/v1/occurrences/{id}/close"),
+        &desk.physician,
+        "reg-1",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("reg-1"),
+        "{body}"
+    );
+    // Keys belong to a session: another user's same key is another command.
+    let (status, body) =
+        post_keyed(&app, "/api/v1/occurrences", &desk.manager, key, call_body()).await;
+    assert!(status == 201 || status == 403, "{body}");
+    // A key that is not one is refused by name.
+    let (status, body) = post_keyed(
+        &app,
+        "/api/v1/occurrences",
+        &desk.tarm,
+        "com espaço",
+        call_body(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "Idempotency-Key");
+
+    // Over gRPC, the key is metadata.
+    let mut regulation =
+        samu_proto::v1::regulation_client::RegulationClient::new(app.channel().await);
+    let open = || {
+        let mut request = authed(
+            &desk.tarm,
+            pb::OpenOccurrenceRequest {
+                central_id: BH.into(),
+                call: Some(pb::CallRecord {
+                    caller_phone: PHONE.into(),
+                    municipality: BH.into(),
+                    caller_name: "Maria Exemplo".into(),
+                    address: "Rua da Bahia, 1000".into(),
+                    patient_name: PATIENT.into(),
+                    complaint: "falta de ar".into(),
+                    nature: pb::Nature::Clinical.into(),
+                    location: Some(pb::GeoPoint {
+                        latitude: SCENE.0,
+                        longitude: SCENE.1,
+                    }),
+                    ..Default::default()
+                }),
+                received_at: None,
+            },
+        );
+        request
+            .metadata_mut()
+            .insert("idempotency-key", "grpc-open-1".parse().unwrap());
+        request
+    };
+    let a = regulation
+        .open_occurrence(open())
+        .await
+        .unwrap()
+        .into_inner();
+    let b = regulation
+        .open_occurrence(open())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        a.summary.as_ref().unwrap().id,
+        b.summary.as_ref().unwrap().id
+    );
 }

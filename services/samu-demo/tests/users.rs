@@ -16,16 +16,13 @@ async fn demo_users_are_seeded_once_and_their_passwords_kept_or_reset() {
     store.migrate().await.unwrap();
     samu_demo::seed(&store).await.unwrap();
     let shutdown = CancellationToken::new();
-    let (central, tasks) = Central::start(
-        store,
-        Default::default(),
-        Default::default(),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
     let dir = std::env::temp_dir().join(format!("samu-demo-users-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let mut runtime = samu_runtime::RuntimeConfig::default();
+    runtime.spool.dir = Some(dir.join("spool"));
+    let (central, tasks) = Central::start(store, runtime, Default::default(), shutdown.clone())
+        .await
+        .unwrap();
     let data_dir = dir.display().to_string();
 
     let first = samu_demo::write_tokens(&central, &data_dir).await.unwrap();

@@ -86,7 +86,7 @@ pub struct StatusChange {
 }
 
 /// People who boarded or left a unit with a crew report.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CrewChange {
     /// Came aboard.
     pub joined: Vec<CrewMember>,
@@ -97,7 +97,7 @@ pub struct CrewChange {
 }
 
 /// How a fix was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PositionKind {
     /// The unit's position now.
     Applied,

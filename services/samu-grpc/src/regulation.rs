@@ -13,7 +13,7 @@ use samu_occurrence::{
 };
 use samu_proto::v1 as pb;
 use samu_runtime::{
-    regulation::Recommendation, Caller, Central, Command, FleetEvent, RegulationError,
+    regulation::Recommendation, Caller, Central, Command, FleetEvent, RegulationError, RequestKey,
 };
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -39,9 +39,21 @@ impl RegulationService {
 
     fn caller<T>(&self, request: &Request<T>, rpc: Rpc) -> Result<Caller, Status> {
         let credential = authorize(&self.central, request.metadata(), rpc)?;
+        let request_key = request
+            .metadata()
+            .get("idempotency-key")
+            .map(|value| {
+                let text = value.to_str().map_err(|_| {
+                    ValidationError::new("idempotency-key", "must be visible ASCII characters only")
+                })?;
+                RequestKey::parse("idempotency-key", text)
+            })
+            .transpose()
+            .map_err(|e| invalid(&e))?;
         Ok(Caller {
             credential,
             from: request.remote_addr().map(|a| a.to_string()),
+            request_key,
         })
     }
 }

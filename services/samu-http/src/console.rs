@@ -20,7 +20,7 @@ use samu_occurrence::{
     CallRecord, Cnes, Decision, Nature, NonCaseReason, OccurrenceId, Priority, Summary, UnitStep,
 };
 use samu_runtime::{
-    access::Rpc, accounts::AccountError, Caller, Command, FleetEvent, RegulationError,
+    access::Rpc, accounts::AccountError, Caller, Command, FleetEvent, RegulationError, RequestKey,
 };
 use samu_store::User;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -107,7 +107,25 @@ fn caller(
     Ok(Caller {
         credential: authorize(state, headers, None, rpc)?,
         from: origin(peer, headers),
+        request_key: request_key(headers)?,
     })
+}
+
+/// The `Idempotency-Key` header: a console resending a command it got no
+/// answer to sends the same key, and gets the occurrence back instead of
+/// a second event.
+fn request_key(headers: &HeaderMap) -> Result<Option<RequestKey>, ApiError> {
+    const FIELD: &str = "Idempotency-Key";
+    headers
+        .get(FIELD)
+        .map(|value| {
+            let text = value.to_str().map_err(|_| {
+                ValidationError::new(FIELD, "must be visible ASCII characters only")
+            })?;
+            RequestKey::parse(FIELD, text)
+        })
+        .transpose()
+        .map_err(ApiError::from)
 }
 
 /// A JSON body, or a 400 that says what is wrong with it.
@@ -695,6 +713,7 @@ async fn ws_console(
             Rpc::ListOccurrences,
         )?,
         from: origin(peer.0, &headers),
+        request_key: None,
     };
     let central = optional_central("central", params.central.as_deref())?;
     if let Some(c) = &central {

@@ -84,6 +84,9 @@ pub async fn serve(
     crate::listener::serve(listener, router(state), &limits, transport, shutdown).await
 }
 
+/// 200 only when the store (and Redis, when configured) answers. The body
+/// says `degraded` while writes wait in the local spool (the store was
+/// away): ingest and the walls keep working meanwhile.
 async fn readyz(State(state): State<HttpState>) -> Response {
     let store = match tokio::time::timeout(Duration::from_secs(2), state.central.ready()).await {
         Ok(Ok(())) => Ok(()),
@@ -95,15 +98,24 @@ async fn readyz(State(state): State<HttpState>) -> Response {
         Some(client) => Some(ping_redis(client).await),
     };
     let ok = store.is_ok() && redis.as_ref().is_none_or(Result::is_ok);
+    let writes = state.central.write_health();
     let describe = |r: &Result<(), String>| match r {
         Ok(()) => "ok".to_owned(),
         Err(e) => e.clone(),
     };
+    let status = if writes.degraded {
+        "degraded"
+    } else if ok {
+        "ready"
+    } else {
+        "unavailable"
+    };
     let body = json!({
-        "status": if ok { "ready" } else { "unavailable" },
+        "status": status,
         "store": describe(&store),
         "redis": redis.as_ref().map_or_else(|| "disabled".to_owned(), describe),
         "write_backlog": state.central.write_backlog(),
+        "spool": writes,
     });
     let code = if ok {
         StatusCode::OK

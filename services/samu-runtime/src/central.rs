@@ -1,6 +1,7 @@
 //! The [`Central`] handle, start-up and background tasks.
 
 use std::{
+    path::PathBuf,
     sync::{Arc, RwLock},
     time::Duration,
 };
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     auth::CredentialCache,
     feed::{FleetEvent, UnitView, WallOccurrence},
-    writer::{self, WriteItem},
+    writer::{self, SpoolConfig, StartError, WriteHealth, WriteHealthReport, WriteItem, Writer},
 };
 
 /// Settings of the runtime.
@@ -59,6 +60,9 @@ pub struct RuntimeConfig {
     pub retention_job_s: u64,
     /// Rate limits per device, person and login (`[runtime.limits]`).
     pub limits: crate::limits::LimitsConfig,
+    /// The local spool that keeps writes while the store is away
+    /// (`[runtime.spool]`).
+    pub spool: SpoolConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -78,6 +82,7 @@ impl Default for RuntimeConfig {
             audit_retention_days: 10 * 365 + 3,
             retention_job_s: 3600,
             limits: crate::limits::LimitsConfig::default(),
+            spool: SpoolConfig::default(),
         }
     }
 }
@@ -108,6 +113,8 @@ pub(crate) struct Inner {
     pub(crate) session_ttl: chrono::TimeDelta,
     /// Rate limits: keyed token buckets, each behind short sync locks.
     pub(crate) limits: crate::limits::Limits,
+    /// Whether writes go to the store or wait in the spool.
+    pub(crate) write_health: Arc<WriteHealth>,
 }
 
 /// The background tasks of a running central; await [`RuntimeTasks::join`]
@@ -133,14 +140,25 @@ impl Central {
     /// writer, the no-signal sweep and the credential refresh. They run
     /// until `shutdown` is cancelled.
     ///
+    /// Whatever an earlier run left in the spool is written to the store
+    /// first, so the fleet read back is complete.
+    ///
     /// # Errors
-    /// The store could not be read.
+    /// The store could not be read, or the spool could not be opened or
+    /// flushed.
     pub async fn start(
         store: Store,
         config: RuntimeConfig,
         fleet_config: FleetConfig,
         shutdown: CancellationToken,
-    ) -> Result<(Self, RuntimeTasks), StoreError> {
+    ) -> Result<(Self, RuntimeTasks), StartError> {
+        let write_health = Arc::new(WriteHealth::default());
+        let spool_dir = config
+            .spool
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("samu-data").join("spool"));
+        let spool = writer::open_spool(&store, &config.spool, spool_dir, &write_health).await?;
         let now = samu_domain::time::now();
         let mut fleet = FleetState::new(fleet_config);
         let units = store.load_fleet(now).await?;
@@ -168,6 +186,7 @@ impl Central {
                 figures: RwLock::default(),
                 credentials,
                 occurrences: RwLock::default(),
+                write_health: write_health.clone(),
                 session_ttl: chrono::TimeDelta::seconds(
                     i64::try_from(config.session_ttl_s.clamp(60, 7 * 86_400)).unwrap_or(43_200),
                 ),
@@ -191,11 +210,16 @@ impl Central {
             .occurrences
             .write()
             .unwrap_or_else(|e| e.into_inner()) = open;
+        let writer = Writer {
+            store,
+            spool,
+            health: write_health,
+            spool_after: Duration::from_millis(config.spool.after_ms.max(1)),
+            max_batch: config.max_batch.max(1),
+        };
         let handles = vec![
-            tokio::spawn(writer::run(
-                store,
+            tokio::spawn(writer.run(
                 write_rx,
-                config.max_batch.max(1),
                 Duration::from_secs(config.shutdown_grace_s),
                 shutdown.clone(),
             )),
@@ -421,6 +445,11 @@ impl Central {
     /// Reports waiting for the writer.
     pub fn write_backlog(&self) -> usize {
         self.inner.writes.max_capacity() - self.inner.writes.capacity()
+    }
+
+    /// Whether writes reach the store or wait in the local spool.
+    pub fn write_health(&self) -> WriteHealthReport {
+        self.inner.write_health.report()
     }
 
     /// Whether the store answers.

@@ -42,4 +42,5 @@ pub use central::{Central, RuntimeConfig, RuntimeTasks};
 pub use feed::{FleetEvent, UnitView, WallOccurrence};
 pub use ingest::{Ack, AckKind, IngestError, Report, ReportBody};
 pub use limits::{LimitsConfig, RateLimited};
-pub use regulation::{Caller, Command, RegulationError};
+pub use regulation::{Caller, Command, RegulationError, RequestKey};
+pub use writer::{SpoolConfig, StartError, WriteHealthReport};

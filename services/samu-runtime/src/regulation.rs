@@ -32,6 +32,46 @@ pub struct Caller {
     pub credential: Credential,
     /// The client's address as the server saw it.
     pub from: Option<String>,
+    /// The console's idempotency key for this command, if it sent one.
+    pub request_key: Option<RequestKey>,
+}
+
+/// A console's idempotency key for one command (the `Idempotency-Key`
+/// header, or `idempotency-key` metadata over gRPC): a console that got no
+/// answer (the server died, the network dropped) sends the command again
+/// with the same key, and gets the occurrence back instead of a second
+/// event. Keys belong to the session that used them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey(String);
+
+impl RequestKey {
+    /// Most characters in a key (a UUID has 36).
+    pub const MAX_LEN: usize = 128;
+
+    /// Checks a key: 1 to 128 visible ASCII characters.
+    ///
+    /// # Errors
+    /// Empty, too long, or with spaces, control or non-ASCII characters.
+    pub fn parse(field: &'static str, text: &str) -> Result<Self, ValidationError> {
+        if text.is_empty() || text.len() > Self::MAX_LEN {
+            return Err(ValidationError::new(
+                field,
+                format!("must have 1 to {} characters", Self::MAX_LEN),
+            ));
+        }
+        if !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ValidationError::new(
+                field,
+                "must be visible ASCII characters only (a UUID, say)",
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Caller {
@@ -153,6 +193,20 @@ pub enum Command {
         /// Free text.
         note: Option<String>,
     },
+}
+
+impl Command {
+    /// The kind of event the command records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::NonCase { .. } => "non_case",
+            Command::Regulate { .. } => "regulated",
+            Command::Dispatch { .. } => "unit_dispatched",
+            Command::Step { .. } => "unit_progressed",
+            Command::Correct { .. } => "time_corrected",
+            Command::Close { .. } => "closed",
+        }
+    }
 }
 
 /// A unit the server recommends.
@@ -298,6 +352,9 @@ impl Central {
         let id = OccurrenceId::parse("id", &uuid::Uuid::now_v7().to_string())?;
         let targets = self.response_targets(central).await?;
         for _ in 0..ATTEMPTS {
+            if let Some(done) = self.repeated(caller, None, "call_received").await? {
+                return Ok(done);
+            }
             let number = self.store().next_occurrence_number(central).await?;
             let event = Event {
                 no: 1,
@@ -317,6 +374,7 @@ impl Central {
                 .append_occurrence_event(&OccurrenceWrite {
                     occurrence: &occurrence,
                     event: &event,
+                    request_key: caller.request_key.as_ref().map(RequestKey::as_str),
                     engagement: Engagement::Unchanged,
                     audit: &audit,
                 })
@@ -352,6 +410,9 @@ impl Central {
         let now = samu_domain::time::now();
         let at = check_time(at, now)?;
         for _ in 0..ATTEMPTS {
+            if let Some(done) = self.repeated(caller, Some(id), command.kind()).await? {
+                return Ok(done);
+            }
             let mut occurrence = self.load(id).await?;
             caller.check_central(&occurrence.central)?;
             let (body, engagement) = self.event_for(&occurrence, &command, at)?;
@@ -369,6 +430,7 @@ impl Central {
                 .append_occurrence_event(&OccurrenceWrite {
                     occurrence: &occurrence,
                     event: &event,
+                    request_key: caller.request_key.as_ref().map(RequestKey::as_str),
                     engagement,
                     audit: &audit,
                 })
@@ -384,7 +446,9 @@ impl Central {
                     ))));
                     return Ok(Detail::of(&occurrence, &targets));
                 }
-                AppendOutcome::VersionConflict | AppendOutcome::NumberTaken => continue,
+                AppendOutcome::VersionConflict
+                | AppendOutcome::NumberTaken
+                | AppendOutcome::KeyTaken => continue,
                 AppendOutcome::UnitEngaged(other) => {
                     return Err(RegulationError::Conflict(format!(
                         "unit {} is engaged on occurrence {other}",
@@ -396,6 +460,40 @@ impl Central {
         Err(RegulationError::Conflict(
             "the occurrence is changing too fast; reload and try again".into(),
         ))
+    }
+
+    /// When the caller's idempotency key was used already: the occurrence
+    /// that command changed, as it is now (the command is not done again).
+    /// A key used for another command is refused.
+    async fn repeated(
+        &self,
+        caller: &Caller,
+        id: Option<&OccurrenceId>,
+        kind: &str,
+    ) -> Result<Option<Detail>, RegulationError> {
+        let Some(key) = &caller.request_key else {
+            return Ok(None);
+        };
+        let Some(done) = self
+            .store()
+            .command_key(&caller.credential.id, key.as_str())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if id.is_some_and(|id| *id != done.occurrence_id) || done.kind != kind {
+            return Err(RegulationError::Conflict(format!(
+                "idempotency key {} was already used for {} on occurrence {}",
+                key.as_str(),
+                done.kind,
+                done.occurrence_id
+            )));
+        }
+        metrics::counter!("samu_commands_repeated_total").increment(1);
+        tracing::info!(occurrence = %done.occurrence_id, event = done.event_no, "a repeated command answered from its first run");
+        let occurrence = self.load(&done.occurrence_id).await?;
+        let targets = self.response_targets(&occurrence.central).await?;
+        Ok(Some(Detail::of(&occurrence, &targets)))
     }
 
     /// The event a command makes, checked against the fleet.

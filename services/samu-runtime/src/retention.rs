@@ -170,6 +170,10 @@ impl Central {
             .store()
             .purge_audit_before(now - retention.audit)
             .await?;
+        // Idempotency keys only need to outlive a console's retries.
+        self.store()
+            .purge_command_keys_before(now - TimeDelta::days(1))
+            .await?;
         if fixes > 0 || audit > 0 {
             tracing::info!(fixes, audit, "records past their retention deleted");
         }

@@ -1,4 +1,5 @@
-//! The group-commit writer.
+//! The group-commit writer, and the spool that keeps its writes while the
+//! store is away.
 //!
 //! Every applied report becomes a [`WriteItem`] on a bounded queue. One task
 //! takes everything queued (up to a batch limit), writes it in one
@@ -6,12 +7,29 @@
 //! written in queue order, an acknowledgement also proves every earlier item
 //! is stored, which is what lets a duplicate report be acknowledged by a
 //! [`WriteItem::barrier`] that writes nothing.
+//!
+//! When the store does not take a batch within `spool.after_ms` because it
+//! is away or busy (not because it refuses the data), the batch goes to the
+//! local spool ([`samu_spool`]: on disk before the acknowledgement) and so
+//! does every later one, in order, until the spool is flushed to the store.
+//! Ingest and the walls never wait for the store meanwhile; `/readyz` says
+//! degraded. A full spool brings back-pressure: nothing more is
+//! acknowledged until the store takes some of it.
 
-use std::time::Duration;
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
 
 use samu_domain::UnitId;
 use samu_fleet::{CrewChange, StatusChange, UnitSnapshot};
-use samu_store::{PositionRow, Store, WriteBatch};
+use samu_spool::{Spool, SpoolError, SpoolLimits};
+use samu_store::{PositionRow, Store, StoreError, WriteBatch};
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -47,90 +65,429 @@ impl WriteItem {
     }
 }
 
-pub(crate) async fn run(
-    store: Store,
-    mut queue: mpsc::Receiver<WriteItem>,
-    max_batch: usize,
-    grace: Duration,
-    shutdown: CancellationToken,
-) {
-    let mut items = Vec::with_capacity(max_batch);
-    loop {
-        items.clear();
-        let received = tokio::select! {
-            n = queue.recv_many(&mut items, max_batch) => n,
-            _ = shutdown.cancelled() => 0,
-        };
-        if received == 0 {
-            break;
-        }
-        commit(&store, &mut items, &shutdown).await;
-    }
-    // Shutting down: flush whatever is still queued, within the grace period.
-    let deadline = tokio::time::Instant::now() + grace;
-    loop {
-        items.clear();
-        let idle = tokio::time::sleep(Duration::from_millis(100));
-        let received = tokio::select! {
-            n = queue.recv_many(&mut items, max_batch) => n,
-            _ = idle => 0,
-        };
-        if received == 0 || tokio::time::Instant::now() > deadline {
-            if !items.is_empty() {
-                commit(&store, &mut items, &shutdown).await;
-            }
-            break;
-        }
-        commit(&store, &mut items, &shutdown).await;
-    }
-    tracing::info!("writer flushed and stopped");
+/// Where and how much the writer may spool while the store is away.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// The spool's folder; none means `spool/` in the data folder. One
+    /// instance per folder (it is locked while open): give every instance
+    /// its own, on a disk that outlives the process.
+    pub dir: Option<PathBuf>,
+    /// Bytes on disk at most, in MiB. A report takes about 0.4 KiB: the
+    /// default keeps an hour of 10 000 vehicles at 1 Hz with room to spare
+    /// per minute of outage (about 240 MiB a minute at that rate).
+    pub max_mib: u64,
+    /// A segment file's size, in MiB.
+    pub segment_mib: u64,
+    /// How long a batch waits for an unreachable or busy store before it
+    /// is spooled, in milliseconds (acknowledgements wait that long).
+    pub after_ms: u64,
 }
 
-/// Writes `items` in one transaction and acknowledges them. A failure the
-/// database reports about the data itself (not an unreachable store) is
-/// retried a few times, then the batch is split in halves so one bad
-/// report cannot stall everyone's acknowledgements; a single report that
-/// still fails is logged and left unacknowledged.
-async fn commit(store: &Store, items: &mut Vec<WriteItem>, shutdown: &CancellationToken) {
-    let items = std::mem::take(items);
-    let mut stack = vec![items];
-    while let Some(items) = stack.pop() {
-        match write_items(store, &items, shutdown).await {
-            Written::Ok(acks) => {
-                for (to, ack) in acks {
-                    // A full or closed reply channel means the app is gone or
-                    // not reading; it will resend and get a duplicate
-                    // acknowledgement.
-                    let _ = to.try_send(ack);
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_mib: 16 * 1024,
+            segment_mib: 64,
+            after_ms: 2_000,
+        }
+    }
+}
+
+impl SpoolConfig {
+    fn limits(&self) -> SpoolLimits {
+        SpoolLimits {
+            max_bytes: self.max_mib.max(1).saturating_mul(1 << 20),
+            segment_bytes: self.segment_mib.max(1).saturating_mul(1 << 20),
+        }
+    }
+}
+
+/// What the writer tells `/readyz` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct WriteHealth {
+    spooled_records: AtomicU64,
+    spooled_bytes: AtomicU64,
+    spooling: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A reading of [`WriteHealth`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteHealthReport {
+    /// Writes go to the local spool: the store is away or was until the
+    /// spool is flushed.
+    pub degraded: bool,
+    /// Batches in the spool, waiting for the store.
+    pub spooled_batches: u64,
+    /// The spool's bytes on disk.
+    pub spooled_bytes: u64,
+    /// Why the last write to the store failed, while degraded.
+    pub store_error: Option<String>,
+}
+
+impl WriteHealth {
+    /// The current reading.
+    pub fn report(&self) -> WriteHealthReport {
+        let degraded = self.spooling.load(Ordering::Relaxed);
+        WriteHealthReport {
+            degraded,
+            spooled_batches: self.spooled_records.load(Ordering::Relaxed),
+            spooled_bytes: self.spooled_bytes.load(Ordering::Relaxed),
+            store_error: if degraded {
+                self.last_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            } else {
+                None
+            },
+        }
+    }
+
+    fn observe(&self, spool: &Spool<WriteBatch>) {
+        let records = spool.len();
+        self.spooled_records.store(records, Ordering::Relaxed);
+        self.spooled_bytes.store(spool.bytes(), Ordering::Relaxed);
+        self.spooling.store(records > 0, Ordering::Relaxed);
+        metrics::gauge!("samu_spool_batches").set(records as f64);
+        metrics::gauge!("samu_spool_bytes").set(spool.bytes() as f64);
+    }
+
+    fn failed(&self, e: &StoreError) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+    }
+}
+
+/// Opens the spool and writes to the store whatever an earlier run left in
+/// it, before the fleet is read back from the store.
+///
+/// # Errors
+/// The spool cannot be opened, or the store does not take what it holds.
+pub(crate) async fn open_spool(
+    store: &Store,
+    config: &SpoolConfig,
+    dir: PathBuf,
+    health: &WriteHealth,
+) -> Result<Spool<WriteBatch>, StartError> {
+    let mut spool = Spool::open(&dir, config.limits())?;
+    if !spool.is_empty() {
+        tracing::warn!(
+            batches = spool.len(),
+            bytes = spool.bytes(),
+            dir = %dir.display(),
+            "the spool holds writes of an earlier run; writing them to the store first"
+        );
+        let mut attempts = 0;
+        loop {
+            match flush(
+                store,
+                &mut spool,
+                usize::MAX,
+                Duration::from_secs(30),
+                health,
+            )
+            .await
+            {
+                Flushed::Empty => break,
+                Flushed::StoreAway(e) => {
+                    attempts += 1;
+                    if attempts >= 5 {
+                        return Err(StartError::SpooledWrites(e));
+                    }
+                    tokio::time::sleep(Duration::from_millis(500 * attempts)).await;
+                }
+                Flushed::Partly => {}
+            }
+        }
+        tracing::info!("the spool of the earlier run is in the store");
+    }
+    health.observe(&spool);
+    Ok(spool)
+}
+
+/// Why a central could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The spool folder cannot be used.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// The store did not take what the spool held.
+    #[error("the store does not take the spooled writes of an earlier run: {0}")]
+    SpooledWrites(StoreError),
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The writer task's state.
+pub(crate) struct Writer {
+    pub(crate) store: Store,
+    pub(crate) spool: Spool<WriteBatch>,
+    pub(crate) health: Arc<WriteHealth>,
+    pub(crate) spool_after: Duration,
+    pub(crate) max_batch: usize,
+}
+
+/// The wait between flush attempts while the store stays away.
+const FLUSH_BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
+
+impl Writer {
+    pub(crate) async fn run(
+        mut self,
+        mut queue: mpsc::Receiver<WriteItem>,
+        grace: Duration,
+        shutdown: CancellationToken,
+    ) {
+        let mut items = Vec::with_capacity(self.max_batch);
+        let mut backoff = FLUSH_BACKOFF.0;
+        let mut next_flush = tokio::time::Instant::now();
+        loop {
+            items.clear();
+            let spooling = !self.spool.is_empty();
+            tokio::select! {
+                n = queue.recv_many(&mut items, self.max_batch) => {
+                    if n == 0 {
+                        break;
+                    }
+                    self.commit(&mut items).await;
+                }
+                _ = tokio::time::sleep_until(next_flush), if spooling => {
+                    match self.flush_some().await {
+                        Flushed::StoreAway(_) => backoff = (backoff * 2).min(FLUSH_BACKOFF.1),
+                        Flushed::Partly | Flushed::Empty => backoff = FLUSH_BACKOFF.0,
+                    }
+                    next_flush = tokio::time::Instant::now() + backoff;
+                }
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        // Shutting down: take whatever is still queued (stored or spooled),
+        // then give the spool the rest of the grace period.
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            items.clear();
+            let idle = tokio::time::sleep(Duration::from_millis(100));
+            let received = tokio::select! {
+                n = queue.recv_many(&mut items, self.max_batch) => n,
+                _ = idle => 0,
+            };
+            if received == 0 {
+                break;
+            }
+            self.commit(&mut items).await;
+            if tokio::time::Instant::now() > deadline {
+                break;
+            }
+        }
+        while !self.spool.is_empty() && tokio::time::Instant::now() < deadline {
+            if let Flushed::StoreAway(_) = self.flush_some().await {
+                tokio::time::sleep(FLUSH_BACKOFF.0).await;
+            }
+        }
+        if self.spool.is_empty() {
+            tracing::info!("writer flushed and stopped");
+        } else {
+            tracing::warn!(
+                batches = self.spool.len(),
+                dir = %self.spool.dir().display(),
+                "writer stopped with writes in the spool; the next start writes them to the store"
+            );
+        }
+    }
+
+    /// Stores `items` and acknowledges them, spooling instead when the
+    /// store is away (or already spooling: order is kept). A failure the
+    /// database reports about the data itself is retried a few times, then
+    /// the batch is split in halves so one bad report cannot stall
+    /// everyone's acknowledgements; a single report that still fails is
+    /// logged and left unacknowledged.
+    async fn commit(&mut self, items: &mut Vec<WriteItem>) {
+        let items = std::mem::take(items);
+        let mut stack = vec![items];
+        while let Some(items) = stack.pop() {
+            let (batch, acks) = merge(&items);
+            let written = if self.spool.is_empty() {
+                write_direct(&self.store, &batch, self.spool_after, &self.health).await
+            } else {
+                Written::StoreAway
+            };
+            match written {
+                Written::Ok => acknowledge(acks),
+                Written::StoreAway => {
+                    self.spool_batch(&batch).await;
+                    acknowledge(acks);
+                }
+                Written::BadData(e) if items.len() > 1 => {
+                    tracing::error!(error = %e, reports = items.len(), "a batch keeps failing on its data; splitting it");
+                    let mut items = items;
+                    let second = items.split_off(items.len() / 2);
+                    stack.push(second);
+                    stack.push(items);
+                }
+                Written::BadData(e) => {
+                    metrics::counter!("samu_write_dropped_total").increment(1);
+                    tracing::error!(
+                        error = %e,
+                        unit = ?items.first().and_then(|i| i.live.as_ref().map(|(u, _)| u.to_string())),
+                        "one report's writes keep failing on their data; left unacknowledged"
+                    );
                 }
             }
-            Written::GaveUp => return,
-            Written::BadData(e) if items.len() > 1 => {
-                tracing::error!(error = %e, reports = items.len(), "a batch keeps failing on its data; splitting it");
-                let mut items = items;
-                let second = items.split_off(items.len() / 2);
-                stack.push(second);
-                stack.push(items);
+        }
+    }
+
+    /// Puts `batch` in the spool, on disk when this returns. While the
+    /// spool is full (or the disk fails), flushes to the store and tries
+    /// again: nothing more is acknowledged meanwhile, so vehicle streams
+    /// wait on the full write queue.
+    async fn spool_batch(&mut self, batch: &WriteBatch) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut backoff = FLUSH_BACKOFF.0;
+        loop {
+            let appended = blocking(|| self.spool.append(batch));
+            self.health.observe(&self.spool);
+            match appended {
+                Ok(()) => {
+                    metrics::counter!("samu_spool_appended_total").increment(1);
+                    return;
+                }
+                Err(e) => {
+                    metrics::counter!("samu_spool_errors_total").increment(1);
+                    tracing::error!(error = %e, "cannot spool a batch; holding acknowledgements until the store takes some");
+                }
             }
-            Written::BadData(e) => {
-                metrics::counter!("samu_write_dropped_total").increment(1);
-                tracing::error!(
-                    error = %e,
-                    unit = ?items.first().and_then(|i| i.live.as_ref().map(|(u, _)| u.to_string())),
-                    "one report's writes keep failing on their data; left unacknowledged"
-                );
+            if let Flushed::StoreAway(_) = self.flush_some().await {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(FLUSH_BACKOFF.1);
             }
         }
     }
+
+    /// Writes spooled batches to the store, oldest first, for up to a
+    /// second so queued reports are not kept waiting behind a long spool.
+    async fn flush_some(&mut self) -> Flushed {
+        let flushed = flush(
+            &self.store,
+            &mut self.spool,
+            FLUSH_SLICE_BATCHES,
+            self.spool_after,
+            &self.health,
+        )
+        .await;
+        if let Flushed::Empty = flushed {
+            tracing::info!("the store is back and the spool is flushed; writing directly again");
+        }
+        flushed
+    }
 }
 
-enum Written {
-    Ok(Vec<(mpsc::Sender<Ack>, Ack)>),
-    BadData(samu_store::StoreError),
-    GaveUp,
+/// Spooled batches written per turn before the writer looks at its queue.
+const FLUSH_SLICE_BATCHES: usize = 64;
+
+enum Flushed {
+    /// Every spooled batch is in the store.
+    Empty,
+    /// Some were written; more wait.
+    Partly,
+    /// The store is still away.
+    StoreAway(StoreError),
 }
 
-async fn write_items(store: &Store, items: &[WriteItem], shutdown: &CancellationToken) -> Written {
+/// Writes up to `max` spooled batches to the store, in order, giving each
+/// `patience` before calling the store away (a busy SQLite file or a dead
+/// connection would otherwise hold the writer for their own timeouts).
+async fn flush(
+    store: &Store,
+    spool: &mut Spool<WriteBatch>,
+    max: usize,
+    patience: Duration,
+    health: &WriteHealth,
+) -> Flushed {
+    let mut written = 0;
+    let flushed = loop {
+        if written == max {
+            break Flushed::Partly;
+        }
+        let front = match blocking(|| spool.front().map(|b| b.cloned())) {
+            Ok(Some(batch)) => batch,
+            Ok(None) => break Flushed::Empty,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the spool");
+                break Flushed::StoreAway(StoreError::Io {
+                    path: spool.dir().display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                });
+            }
+        };
+        let attempt = tokio::time::timeout(
+            patience,
+            store.write_batch(&front, samu_domain::time::now()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Io {
+                path: "store".into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {patience:?}"),
+                ),
+            })
+        });
+        match attempt {
+            Ok(()) => {}
+            Err(e) if e.is_unavailable() => {
+                health.failed(&e);
+                break Flushed::StoreAway(e);
+            }
+            Err(e) => {
+                // The store refuses this batch's data: keep it aside for
+                // the operator instead of blocking everything behind it.
+                metrics::counter!("samu_spool_rejected_total").increment(1);
+                match blocking(|| spool.reject_front()) {
+                    Ok(path) => {
+                        tracing::error!(error = %e, kept = %path.display(), "the store refuses a spooled batch; set aside")
+                    }
+                    Err(io) => {
+                        tracing::error!(error = %e, io = %io, "the store refuses a spooled batch and it cannot be set aside")
+                    }
+                }
+                written += 1;
+                continue;
+            }
+        }
+        if let Err(e) = blocking(|| spool.pop_front()) {
+            tracing::error!(error = %e, "cannot drop a flushed batch from the spool");
+        }
+        metrics::counter!("samu_spool_flushed_total").increment(1);
+        written += 1;
+    };
+    health.observe(spool);
+    flushed
+}
+
+/// Runs blocking file work (the spool's `fdatasync`) without stalling the
+/// runtime's other tasks on this worker.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+fn acknowledge(acks: Vec<(mpsc::Sender<Ack>, Ack)>) {
+    for (to, ack) in acks {
+        // A full or closed reply channel means the app is gone or not
+        // reading; it will resend and get a duplicate acknowledgement.
+        let _ = to.try_send(ack);
+    }
+}
+
+/// One transaction's writes for `items`, and whom to acknowledge after.
+fn merge(items: &[WriteItem]) -> (WriteBatch, Vec<(mpsc::Sender<Ack>, Ack)>) {
     let mut batch = WriteBatch::default();
     let mut acks = Vec::with_capacity(items.len());
     for item in items {
@@ -145,35 +502,67 @@ async fn write_items(store: &Store, items: &[WriteItem], shutdown: &Cancellation
         }
         acks.extend(item.ack.clone());
     }
-    let started = std::time::Instant::now();
+    (batch, acks)
+}
+
+enum Written {
+    Ok,
+    BadData(StoreError),
+    StoreAway,
+}
+
+/// Writes `batch`, retrying with backoff: a refusal of the data three
+/// times is [`Written::BadData`]; a store that stays away or busy for
+/// `spool_after` is [`Written::StoreAway`].
+async fn write_direct(
+    store: &Store,
+    batch: &WriteBatch,
+    spool_after: Duration,
+    health: &WriteHealth,
+) -> Written {
+    if batch.is_empty() {
+        return Written::Ok;
+    }
+    let started = tokio::time::Instant::now();
+    let give_up = started + spool_after;
     let mut backoff = Duration::from_millis(50);
     let mut attempts = 0u32;
-    while !batch.is_empty() {
-        match store.write_batch(&batch, samu_domain::time::now()).await {
-            Ok(()) => break,
-            Err(e) => {
-                attempts += 1;
-                metrics::counter!("samu_write_errors_total").increment(1);
-                tracing::error!(error = %e, attempts, "writing a batch failed; retrying");
-                let bad_data = matches!(&e, samu_store::StoreError::Database(sqlx_error) if sqlx_error.as_database_error().is_some());
-                if bad_data && attempts >= 3 {
-                    return Written::BadData(e);
-                }
-                if shutdown.is_cancelled() && attempts >= 5 {
-                    tracing::error!(
-                        reports = acks.len(),
-                        "giving up on a batch at shutdown; its reports stay unacknowledged and apps will resend them"
-                    );
-                    return Written::GaveUp;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+    loop {
+        // A statement stuck on a dead connection or a locked file must not
+        // hold acknowledgements past `spool_after`. Abandoning it is safe:
+        // the transaction rolls back, or it committed and the spooled copy
+        // is written again later, which the store's natural keys ignore.
+        let attempt =
+            tokio::time::timeout_at(give_up, store.write_batch(batch, samu_domain::time::now()))
+                .await;
+        let e = match attempt {
+            Ok(Ok(())) => break,
+            Ok(Err(e)) => e,
+            Err(_) => {
+                tracing::warn!(after = ?spool_after, "the store did not take a batch in time; spooling");
+                return Written::StoreAway;
+            }
+        };
+        attempts += 1;
+        metrics::counter!("samu_write_errors_total").increment(1);
+        if e.is_unavailable() {
+            health.failed(&e);
+            if tokio::time::Instant::now() + backoff >= give_up {
+                tracing::warn!(error = %e, "the store is away; spooling");
+                return Written::StoreAway;
+            }
+        } else {
+            tracing::error!(error = %e, attempts, "writing a batch failed on its data; retrying");
+            if attempts >= 3 {
+                return Written::BadData(e);
             }
         }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
     metrics::histogram!("samu_write_batch_seconds").record(started.elapsed().as_secs_f64());
-    metrics::histogram!("samu_write_batch_reports").record(acks.len() as f64);
-    Written::Ok(acks)
+    metrics::histogram!("samu_write_batch_reports").record(batch.positions.len() as f64);
+    Written::Ok
 }
 
 #[cfg(test)]
@@ -183,15 +572,17 @@ mod tests {
     use samu_fleet::{StatusChange, StatusSource, UnitRecord};
     use samu_store::{CentralRow, UnitRow};
     use samu_testkit::TestBackend;
+    use sqlx::{Connection, Executor};
 
     use super::*;
     use crate::ingest::AckKind;
 
-    fn change(unit: &str) -> StatusChange {
+    fn change(unit: &str, event_no: u64) -> StatusChange {
         StatusChange {
             unit: UnitId::parse("u", unit).unwrap(),
-            event_no: 1,
-            at: Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+            event_no,
+            at: Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+                + chrono::TimeDelta::seconds(event_no as i64),
             status: UnitStatus::AvailableAtBase,
             out_of_service_reason: None,
             crew_complete: true,
@@ -199,8 +590,8 @@ mod tests {
         }
     }
 
-    async fn a_bad_report_never_blocks_the_good_ones(backend: TestBackend) {
-        let db = backend.fresh().await;
+    /// A migrated store with the central and the unit `good`.
+    async fn store_with_unit(db: &samu_testkit::TestDatabase) -> Store {
         let store = Store::connect(&db.url).await.unwrap();
         store.migrate().await.unwrap();
         let now = Utc::now();
@@ -232,37 +623,53 @@ mod tests {
             })
             .await
             .unwrap();
-        let (tx, mut rx) = mpsc::channel(8);
-        let ack = |seq| {
-            Some((
-                tx.clone(),
+        store
+    }
+
+    fn writer(store: &Store, spool_dir: &std::path::Path, spool_after: Duration) -> Writer {
+        Writer {
+            store: store.clone(),
+            spool: Spool::open(spool_dir, SpoolConfig::default().limits()).unwrap(),
+            health: Arc::default(),
+            spool_after,
+            max_batch: 64,
+        }
+    }
+
+    fn item(change: StatusChange, to: &mpsc::Sender<Ack>, seq: u64) -> WriteItem {
+        WriteItem {
+            status: Some(change),
+            ack: Some((
+                to.clone(),
                 Ack {
                     seq,
                     kind: AckKind::Applied,
                 },
-            ))
-        };
+            )),
+            ..WriteItem::default()
+        }
+    }
+
+    async fn a_bad_report_never_blocks_the_good_ones(backend: TestBackend) {
+        let db = backend.fresh().await;
+        let store = store_with_unit(&db).await;
+        let spool_dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&store, spool_dir.path(), Duration::from_secs(5));
+        let (tx, mut rx) = mpsc::channel(8);
         // The second report names a unit the store does not know: a foreign
         // key violation, every time.
         let mut items = vec![
-            WriteItem {
-                status: Some(change("good")),
-                ack: ack(1),
-                ..WriteItem::default()
-            },
-            WriteItem {
-                status: Some(change("ghost")),
-                ack: ack(2),
-                ..WriteItem::default()
-            },
+            item(change("good", 1), &tx, 1),
+            item(change("ghost", 1), &tx, 2),
         ];
-        commit(&store, &mut items, &CancellationToken::new()).await;
+        writer.commit(&mut items).await;
         assert_eq!(
             rx.try_recv().unwrap().seq,
             1,
             "the good report is stored and acknowledged"
         );
         assert!(rx.try_recv().is_err(), "the bad one is not acknowledged");
+        assert!(writer.spool.is_empty(), "bad data is not spooled");
         assert_eq!(
             store
                 .status_history(&UnitId::parse("u", "good").unwrap())
@@ -275,5 +682,94 @@ mod tests {
 
     samu_testkit::backend_tests! {
         bad_report_isolated => a_bad_report_never_blocks_the_good_ones;
+    }
+
+    /// Another connection holds SQLite's write lock: the store is busy, not
+    /// refusing the data.
+    async fn lock_sqlite(url: &str) -> sqlx::AnyConnection {
+        let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+        conn.execute("BEGIN EXCLUSIVE").await.unwrap();
+        conn
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_store_gets_spooled_writes_acknowledged_then_flushed_in_order() {
+        let db = TestBackend::Sqlite.fresh().await;
+        let store = store_with_unit(&db).await;
+        let spool_dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&store, spool_dir.path(), Duration::from_millis(300));
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut lock = lock_sqlite(&db.url).await;
+
+        writer
+            .commit(&mut vec![item(change("good", 1), &tx, 1)])
+            .await;
+        assert_eq!(rx.try_recv().unwrap().seq, 1, "acknowledged once spooled");
+        let health = writer.health.report();
+        assert!(health.degraded, "{health:?}");
+        assert_eq!(health.spooled_batches, 1);
+        // While the spool holds something, later writes queue behind it
+        // without waiting for the store.
+        let started = std::time::Instant::now();
+        writer
+            .commit(&mut vec![item(change("good", 2), &tx, 2)])
+            .await;
+        assert_eq!(rx.try_recv().unwrap().seq, 2);
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "no wait once spooling"
+        );
+        assert_eq!(writer.health.report().spooled_batches, 2);
+        assert!(matches!(writer.flush_some().await, Flushed::StoreAway(_)));
+
+        lock.execute("COMMIT").await.unwrap();
+        assert!(matches!(writer.flush_some().await, Flushed::Empty));
+        assert!(!writer.health.report().degraded);
+        let history = store
+            .status_history(&UnitId::parse("u", "good").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            history.iter().map(|e| e.event_no).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        // And writes go straight to the store again.
+        writer
+            .commit(&mut vec![item(change("good", 3), &tx, 3)])
+            .await;
+        assert_eq!(rx.try_recv().unwrap().seq, 3);
+        assert!(writer.spool.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_writes_what_the_last_run_spooled_before_anything_else() {
+        let db = TestBackend::Sqlite.fresh().await;
+        let store = store_with_unit(&db).await;
+        let spool_dir = tempfile::tempdir().unwrap();
+        let (tx, _rx) = mpsc::channel(8);
+        {
+            let mut lock = lock_sqlite(&db.url).await;
+            let mut writer = writer(&store, spool_dir.path(), Duration::from_millis(200));
+            writer
+                .commit(&mut vec![item(change("good", 1), &tx, 1)])
+                .await;
+            assert_eq!(writer.spool.len(), 1);
+            lock.execute("ROLLBACK").await.unwrap();
+            // The process dies here with the batch in the spool only.
+        }
+        let unit = UnitId::parse("u", "good").unwrap();
+        assert!(store.status_history(&unit).await.unwrap().is_empty());
+        let health = WriteHealth::default();
+        let spool = open_spool(
+            &store,
+            &SpoolConfig::default(),
+            spool_dir.path().to_owned(),
+            &health,
+        )
+        .await
+        .unwrap();
+        assert!(spool.is_empty());
+        assert!(!health.report().degraded);
+        assert_eq!(store.status_history(&unit).await.unwrap().len(), 1);
     }
 }

@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// A fix as kept in the track.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PositionRow {
     /// The unit.
     pub unit: UnitId,
@@ -34,8 +34,9 @@ pub struct PositionRow {
     pub kind: PositionKind,
 }
 
-/// Everything a batch of reports changed.
-#[derive(Debug, Clone, Default)]
+/// Everything a batch of reports changed. Serializable: while the store is
+/// away, batches wait in the local spool.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct WriteBatch {
     /// Fixes the track keeps.
     pub positions: Vec<PositionRow>,
@@ -175,7 +176,8 @@ impl Store {
              out_of_service_reason = excluded.out_of_service_reason, no_signal = excluded.no_signal, \
              status_since = excluded.status_since, last_report_at = excluded.last_report_at, \
              crew = excluded.crew, event_no = excluded.event_no, \
-             last_kept_fix_at = excluded.last_kept_fix_at, updated_at = excluded.updated_at",
+             last_kept_fix_at = excluded.last_kept_fix_at, updated_at = excluded.updated_at \
+             WHERE unit_live_state.updated_at <= excluded.updated_at",
             18,
             &live,
             |q, (unit, s)| {

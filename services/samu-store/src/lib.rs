@@ -36,7 +36,9 @@ use sqlx::{
 
 pub use credentials::{Credential, IssuedCredential, Role};
 pub use history::{PositionRow, WriteBatch};
-pub use occurrences::{AppendOutcome, AuditRecord, Engagement, OccurrenceWrite, StoredOccurrence};
+pub use occurrences::{
+    AppendOutcome, AuditRecord, CommandKey, Engagement, OccurrenceWrite, StoredOccurrence,
+};
 pub use registry::{BaseRow, CentralRow, MunicipalityRow, UnitRow};
 pub use team::PresenceRow;
 pub use users::User;
@@ -72,6 +74,37 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl StoreError {
+    /// Whether the database is away or busy rather than refusing the data:
+    /// the connection failed or timed out, PostgreSQL is shutting down,
+    /// starting or out of connections (SQLSTATE classes 08, 53, 57), or
+    /// SQLite's file is busy or locked by another connection. Writes that
+    /// fail this way succeed later unchanged, so they are worth keeping.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return matches!(self, StoreError::Io { .. });
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57")
+                    // SQLite's extended codes keep the primary one in the low byte.
+                    || code
+                        .parse::<u32>()
+                        .is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// Which database is behind the store.

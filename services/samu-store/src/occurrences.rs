@@ -58,6 +58,9 @@ pub struct OccurrenceWrite<'a> {
     pub occurrence: &'a Occurrence,
     /// The new event (its `no` is the new version).
     pub event: &'a Event,
+    /// The console's idempotency key for the command, kept with the event
+    /// so a repeat of the command is recognised.
+    pub request_key: Option<&'a str>,
     /// Engagement change.
     pub engagement: Engagement,
     /// The audit record of the call.
@@ -75,6 +78,20 @@ pub enum AppendOutcome {
     NumberTaken,
     /// The unit is engaged on another occurrence.
     UnitEngaged(String),
+    /// The caller's idempotency key was stored meanwhile by a concurrent
+    /// repeat of the command: look it up.
+    KeyTaken,
+}
+
+/// What an idempotency key was used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandKey {
+    /// The occurrence the command changed.
+    pub occurrence_id: OccurrenceId,
+    /// The event it recorded.
+    pub event_no: u64,
+    /// The event's kind.
+    pub kind: String,
 }
 
 /// A stored occurrence's history.
@@ -215,9 +232,59 @@ impl Store {
                 .await?;
             }
         }
+        if let Some(key) = write.request_key {
+            let kept = sqlx::query(
+                "INSERT INTO command_keys (credential_id, request_key, occurrence_id, event_no, kind, \
+                 recorded_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&event.actor.credential_id)
+            .bind(key)
+            .bind(occ.id.as_str())
+            .bind(i64::try_from(event.no).unwrap_or(i64::MAX))
+            .bind(event.body.kind())
+            .bind(ms(event.recorded_at))
+            .execute(&mut *tx)
+            .await;
+            match kept {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(AppendOutcome::KeyTaken),
+                Err(e) => return Err(e.into()),
+            }
+        }
         insert_audit(&mut tx, write.audit).await?;
         tx.commit().await?;
         Ok(AppendOutcome::Appended)
+    }
+
+    /// What `credential`'s command with idempotency key `key` recorded, if
+    /// it was recorded.
+    ///
+    /// # Errors
+    /// A database failure or a corrupt row.
+    pub async fn command_key(
+        &self,
+        credential_id: &str,
+        key: &str,
+    ) -> Result<Option<CommandKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT occurrence_id, event_no, kind FROM command_keys \
+             WHERE credential_id = $1 AND request_key = $2",
+        )
+        .bind(credential_id)
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            let id: String = r.try_get("occurrence_id")?;
+            let event_no: i64 = r.try_get("event_no")?;
+            Ok(CommandKey {
+                occurrence_id: OccurrenceId::parse("occurrence_id", &id)
+                    .map_err(corrupt("command_keys"))?,
+                event_no: u64::try_from(event_no).unwrap_or_default(),
+                kind: r.try_get("kind")?,
+            })
+        })
+        .transpose()
     }
 
     /// Writes an audit record on its own (a read).
@@ -630,6 +697,22 @@ impl Store {
     /// A database failure.
     pub async fn purge_positions_before(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM unit_positions WHERE fix_at < $1")
+            .bind(ms(before))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Forgets idempotency keys recorded before `before` (retries are long
+    /// over by then); returns how many.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn purge_command_keys_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM command_keys WHERE recorded_at < $1")
             .bind(ms(before))
             .execute(self.pool())
             .await?;
