@@ -82,6 +82,18 @@ fi
 samu_step "python3 deploy/check.py"
 python3 deploy/check.py
 
+# --- supply chain -------------------------------------------------------------
+# cargo deny: licenses, bans and sources must pass; RustSec advisories are
+# checked when GitHub is reachable and reported as SKIPPED otherwise
+# (docs/reliability.md). SAMU_SKIP_AUDIT=1 skips it (e.g. while offline
+# without cargo-deny installed).
+if [ "${SAMU_SKIP_AUDIT:-0}" = 1 ]; then
+    samu_step "SAMU_SKIP_AUDIT=1: skipping scripts/audit.sh"
+else
+    samu_step "scripts/audit.sh (cargo deny)"
+    "$REPO_ROOT/scripts/audit.sh" || die "the supply-chain check failed"
+fi
+
 # --- services ---------------------------------------------------------------
 samu_services_start || die "could not start the test PostgreSQL/Redis"
 

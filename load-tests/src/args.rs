@@ -24,6 +24,12 @@ pub struct Args {
     /// Wall clients.
     #[arg(long, default_value_t = 1)]
     pub walls: usize,
+    /// Of the wall clients, how many decode every frame to measure latency;
+    /// the others read and drop their frames. Every wall receives the same
+    /// bytes, so a sample measures them all, and the generator, which
+    /// shares the server's cores, does not spend them parsing 100 copies.
+    #[arg(long, default_value_t = 10)]
+    pub measured_walls: usize,
     /// Seconds of measured load, after the vehicles are connected.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,

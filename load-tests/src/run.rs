@@ -68,6 +68,22 @@ pub struct Summary {
     pub stored_track_rows: Option<u64>,
 }
 
+/// What the generator reads of a wall frame: its type and each unit's fix
+/// time (serde skips the rest without building it).
+#[derive(serde::Deserialize)]
+struct WallFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    units: Vec<FixStamp<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct FixStamp<'a> {
+    #[serde(default, borrow)]
+    fix_at: Option<std::borrow::Cow<'a, str>>,
+}
+
 fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
     if histogram.is_empty() {
         return 0.0;
@@ -142,7 +158,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         .http
         .replacen("http://", "ws://", 1)
         .replacen("https://", "wss://", 1);
-    for _ in 0..args.walls {
+    for wall_no in 0..args.walls {
+        let measures = wall_no < args.measured_walls.max(1);
         let url = format!("{ws_base}/ws/wall?token={wall}&central={}", args.central_id);
         let (shutdown, measuring, latency, updates, errors) = (
             shutdown.clone(),
@@ -170,20 +187,21 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
                 let Message::Text(text) = message else {
                     continue;
                 };
-                if !measuring.load(Ordering::Relaxed) {
+                if !measures || !measuring.load(Ordering::Relaxed) {
                     continue;
                 }
-                let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
+                let Ok(frame) = serde_json::from_str::<WallFrame<'_>>(&text) else {
                     continue;
                 };
-                if frame["type"] != "delta" {
+                if frame.kind != "delta" {
                     continue;
                 }
                 let now = chrono::Utc::now();
                 let mut h = latency.lock().unwrap_or_else(|e| e.into_inner());
-                for unit in frame["units"].as_array().into_iter().flatten() {
-                    let Some(fix) = unit["fix_at"]
-                        .as_str()
+                for unit in &frame.units {
+                    let Some(fix) = unit
+                        .fix_at
+                        .as_deref()
                         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                     else {
                         continue;

@@ -52,6 +52,7 @@ async fn a_short_run_reports_every_figure() {
         token_file,
         vehicles: 20,
         walls: 2,
+        measured_walls: 1,
         duration: 2,
         rate: 5.0,
         window: 8,

@@ -276,6 +276,20 @@ async fn october_indicators_from_stored_history(backend: TestBackend) {
             assert!(text.contains(';'));
         }
     }
+    // Found by the http_params fuzz target: a month with a trailing
+    // carriage return is taken (trimmed), but nothing of the request's text
+    // reaches the response header: the name is made of the parsed parts.
+    let response = http
+        .get(format!("{}/api/reports/{BH}/2026-10%0D.csv", app.http_url))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"relatorio-3106200-2026-10.csv\""
+    );
     for (path, code) in [
         (format!("/api/reports/{BH}/2026-10.doc"), 400),
         (format!("/api/reports/{BH}/2026-13.csv"), 400),
