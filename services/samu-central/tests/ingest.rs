@@ -16,6 +16,7 @@ backend_tests! {
     resending_after_a_reconnect_stores_nothing_twice => resending_after_a_reconnect_stores_nothing_twice;
     fleet_queries_validate_their_input => fleet_queries_validate_their_input;
     roles_are_enforced => roles_are_enforced;
+    a_revoked_device_token_ends_its_open_stream_within_seconds => revoked_stream;
 }
 
 async fn positions_drive_the_nearest_unit_answer(backend: TestBackend) {
@@ -657,5 +658,56 @@ async fn roles_are_enforced(backend: TestBackend) {
     assert_eq!(
         list(issued.token).await.unwrap_err().code(),
         Code::Unauthenticated
+    );
+}
+
+async fn revoked_stream(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    app.seed_central().await;
+    app.add_unit("usa-1", pb::UnitType::Usa).await;
+    let mut admin = app.admin().await;
+    let issued = admin
+        .issue_device_token(authed(
+            &app.admin_token,
+            pb::IssueDeviceTokenRequest {
+                unit_id: "usa-1".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut vehicle = app.vehicle(&issued.token).await.unwrap();
+    assert!(is_ack(
+        &vehicle.report("usa-1", 1, position(-19.92, -43.94)).await,
+        Kind::Applied
+    ));
+    let revoked_at = std::time::Instant::now();
+    admin
+        .revoke_token(authed(
+            &app.admin_token,
+            pb::RevokeTokenRequest {
+                token_id: issued.token_id,
+            },
+        ))
+        .await
+        .unwrap();
+    // The open stream ends by itself, without the app sending anything.
+    let status = loop {
+        match vehicle.reply().await {
+            Ok(_) => continue,
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("revoked"), "{status:?}");
+    assert!(
+        revoked_at.elapsed() < std::time::Duration::from_secs(8),
+        "ended {:?} after the revocation",
+        revoked_at.elapsed()
+    );
+    // And the token opens nothing any more.
+    assert_eq!(
+        app.vehicle(&issued.token).await.err().map(|s| s.code()),
+        Some(Code::Unauthenticated)
     );
 }
