@@ -12,7 +12,11 @@
 #            nearest-of-type: ours (gRPC) vs Redis GEOSEARCH vs PostGIS KNN
 #   restart  SIGTERM, start again, time until /readyz answers 200
 # Every figure goes to load-tests/results/<date>/ as JSON lines; the medians
-# and ratios are printed at the end. Tunables: VEHICLES, DURATION.
+# and ratios are printed at the end. Tunables: VEHICLES, DURATION, WALLS
+# (of the latency phase), PHASES (a subset of "ingest latency compare peers
+# restart", in that order), PERF=1 (a `perf record` CPU profile of the
+# server during each load phase, in the results folder; needs Debian's
+# linux-perf).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../scripts/lib/services.sh
@@ -21,6 +25,9 @@ source scripts/lib/services.sh
 RUNS=${1:-3}
 VEHICLES=${VEHICLES:-10000}
 DURATION=${DURATION:-30}
+WALLS=${WALLS:-100}
+PHASES=${PHASES:-ingest latency compare peers restart}
+PERF=${PERF:-0}
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
 SERVER_PID=""
@@ -102,31 +109,55 @@ drain() {
     samu_warn "the write queue did not drain within 5 minutes"
 }
 
+# `load NAME ARGS…`: one samu-load run, profiled with PERF=1.
 load() {
+    local name=$1 perf_pid=""
+    shift
     drain
+    if [ "$PERF" = 1 ]; then
+        perf record -q -F 499 -g -p "$SERVER_PID" -o "$OUT/perf-$name-$run.data" 2>>"$OUT/perf.log" &
+        perf_pid=$!
+    fi
     "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
         --token-file "$TOKENS" --server-pid "$SERVER_PID" --database-url "$DB_URL" "$@"
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" && wait "$perf_pid" || true
+        perf report -i "$OUT/perf-$name-$run.data" --no-children --sort dso,symbol -g none --percent-limit 0.5 --stdio 2>/dev/null | grep -v "^#" | cut -c1-120 |
+            grep -v '^$' | head -60 >"$OUT/perf-$name-$run.txt" || true
+    fi
 }
 
+phase() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 for run in $(seq 1 "$RUNS"); do
-    samu_step "run $run/$RUNS: ingest, $VEHICLES vehicles as fast as acknowledged"
-    load --vehicles "$VEHICLES" --walls 0 --duration "$DURATION" --rate 0 --window 4 --nearest-rate 0 \
-        --central-id 3199991 | tee -a "$OUT/ingest.jsonl"
-    samu_step "run $run/$RUNS: latency, $VEHICLES vehicles at 1 Hz + 100 walls"
-    load --vehicles "$VEHICLES" --walls 100 --duration "$DURATION" --rate 1 --nearest-rate 20 \
-        --central-id 3199992 | tee -a "$OUT/latency.jsonl"
-    samu_step "run $run/$RUNS: 1000 concurrent writers (ours)"
-    load --vehicles 1000 --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
-        --central-id 3199993 | tee -a "$OUT/compare-ours.jsonl"
-    samu_step "run $run/$RUNS: peers (Redis GEO, PostGIS) and our nearest, same points"
-    drain
-    "$BIN/samu-peers" --redis "$SAMU_TEST_REDIS_URL" --postgis "$PEERS_URL" \
-        --grpc "http://127.0.0.1:$GRPC_PORT" --token-file "$TOKENS" --central-id 3199991 \
-        --units "$VEHICLES" --clients 1000 --duration 10 | tee -a "$OUT/peers.jsonl"
-    samu_step "run $run/$RUNS: restart with $VEHICLES+ units"
-    stop_server
-    secs=$(start_server)
-    echo "{\"restart_ready_s\": $secs}" | tee -a "$OUT/restart.jsonl"
+    if phase ingest; then
+        samu_step "run $run/$RUNS: ingest, $VEHICLES vehicles as fast as acknowledged"
+        load ingest --vehicles "$VEHICLES" --walls 0 --duration "$DURATION" --rate 0 --window 4 --nearest-rate 0 \
+            --central-id 3199991 | tee -a "$OUT/ingest.jsonl"
+    fi
+    if phase latency; then
+        samu_step "run $run/$RUNS: latency, $VEHICLES vehicles at 1 Hz + $WALLS walls"
+        load latency --vehicles "$VEHICLES" --walls "$WALLS" --duration "$DURATION" --rate 1 --nearest-rate 20 \
+            --central-id 3199992 | tee -a "$OUT/latency.jsonl"
+    fi
+    if phase compare; then
+        samu_step "run $run/$RUNS: 1000 concurrent writers (ours)"
+        load compare --vehicles 1000 --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
+            --central-id 3199993 | tee -a "$OUT/compare-ours.jsonl"
+    fi
+    if phase peers; then
+        samu_step "run $run/$RUNS: peers (Redis GEO, PostGIS) and our nearest, same points"
+        drain
+        "$BIN/samu-peers" --redis "$SAMU_TEST_REDIS_URL" --postgis "$PEERS_URL" \
+            --grpc "http://127.0.0.1:$GRPC_PORT" --token-file "$TOKENS" --central-id 3199991 \
+            --units "$VEHICLES" --clients 1000 --duration 10 | tee -a "$OUT/peers.jsonl"
+    fi
+    if phase restart; then
+        samu_step "run $run/$RUNS: restart with $VEHICLES+ units"
+        stop_server
+        secs=$(start_server)
+        echo "{\"restart_ready_s\": $secs}" | tee -a "$OUT/restart.jsonl"
+    fi
 done
 
 samu_step "medians of $RUNS runs"

@@ -34,6 +34,10 @@ export function applyFrame(state, frame) {
     state.indicators = frame.indicators && typeof frame.indicators === "object" ? frame.indicators : {};
   } else if (frame.type === "delta") {
     for (const u of frame.units ?? []) {
+      // A delta queued before the snapshot the wall last took may carry an
+      // older state than it: the newest change wins.
+      const held = state.units.get(u.id);
+      if (held && Date.parse(held.updated_at) > Date.parse(u.updated_at)) continue;
       state.units.set(u.id, u);
       changed.push(u.id);
     }

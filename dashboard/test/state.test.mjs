@@ -23,6 +23,17 @@ test("a snapshot replaces the state, a delta updates only its units", () => {
   assert.deepEqual([...s.units.keys()], ["b"]);
 });
 
+test("a delta older than what the wall holds does not take a unit back", () => {
+  const s = createState();
+  applyFrame(s, { type: "snapshot", at: "t0", units: [unit("a", { status: "on_scene", updated_at: "2026-11-23T10:00:02.500Z" })], occurrences: [], indicators: {} });
+  const stale = applyFrame(s, { type: "delta", at: "t1", units: [unit("a", { status: "en_route", updated_at: "2026-11-23T10:00:01.5Z" })], occurrences: [] });
+  assert.deepEqual(stale.changed, []);
+  assert.equal(s.units.get("a").status, "on_scene");
+  const newer = applyFrame(s, { type: "delta", at: "t2", units: [unit("a", { status: "leaving_scene", updated_at: "2026-11-23T10:00:03Z" })], occurrences: [] });
+  assert.deepEqual(newer.changed, ["a"]);
+  assert.equal(s.units.get("a").status, "leaving_scene");
+});
+
 test("occurrences open and close through deltas", () => {
   const s = createState();
   applyFrame(s, { type: "snapshot", units: [], occurrences: [{ id: "o1", priority: "amarelo", status: "open", opened_at: "2026-11-23T10:00:00Z" }] });

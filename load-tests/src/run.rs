@@ -60,6 +60,12 @@ pub struct Summary {
     pub rss_per_vehicle_kib: f64,
     /// Server CPU during the measured window, % of one core.
     pub server_cpu_pct: f64,
+    /// The generator's own CPU during the window, % of one core: on a
+    /// shared machine, what the server did not get.
+    pub generator_cpu_pct: f64,
+    /// The whole machine's busy time during the window, % of all its cores
+    /// (100 = saturated; the rest went to PostgreSQL and the kernel).
+    pub machine_busy_pct: f64,
     /// Reports the server rejected.
     pub rejected: u64,
     /// Vehicle stream reconnects.
@@ -82,6 +88,16 @@ struct WallFrame<'a> {
 struct FixStamp<'a> {
     #[serde(default, borrow)]
     fix_at: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// CPU time between two readings over `elapsed` seconds, % of one core.
+fn cpu_pct(start: Option<u64>, end: Option<u64>, elapsed: f64) -> f64 {
+    match (start, end) {
+        (Some(a), Some(b)) if elapsed > 0.0 => {
+            (b.saturating_sub(a) as f64 / process::TICKS_PER_S / elapsed * 1000.0).round() / 10.0
+        }
+        _ => 0.0,
+    }
 }
 
 fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
@@ -364,6 +380,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     }
 
     let cpu_start = pid.and_then(process::cpu_ticks);
+    let own_cpu_start = process::cpu_ticks(std::process::id());
+    let machine_start = process::machine_ticks();
     let acked_start = acked(&stats);
     let started = Instant::now();
     measuring.store(true, Ordering::Relaxed);
@@ -372,6 +390,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let elapsed = started.elapsed().as_secs_f64();
     let acked_end = acked(&stats);
     let cpu_end = pid.and_then(process::cpu_ticks);
+    let own_cpu_end = process::cpu_ticks(std::process::id());
+    let machine_end = process::machine_ticks();
     let rss_end = pid.and_then(process::rss_kib).unwrap_or(0);
 
     // Let in-flight reports be acknowledged, then stop.
@@ -426,9 +446,11 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         } else {
             ((rss_end.saturating_sub(rss_start)) as f64 / units.len() as f64 * 10.0).round() / 10.0
         },
-        server_cpu_pct: match (cpu_start, cpu_end) {
-            (Some(a), Some(b)) => {
-                ((b - a) as f64 / process::TICKS_PER_S / elapsed * 1000.0).round() / 10.0
+        server_cpu_pct: cpu_pct(cpu_start, cpu_end, elapsed),
+        generator_cpu_pct: cpu_pct(own_cpu_start, own_cpu_end, elapsed),
+        machine_busy_pct: match (machine_start, machine_end) {
+            (Some((busy_a, all_a)), Some((busy_b, all_b))) if all_b > all_a => {
+                ((busy_b - busy_a) as f64 / (all_b - all_a) as f64 * 1000.0).round() / 10.0
             }
             _ => 0.0,
         },

@@ -24,6 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("samu_descriptor.bin"),
         prost::Message::encode_to_vec(&descriptors),
     )?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    tonic_prost_build::configure()
+        // Small per-call buffers: see `CodecBuffers` in src/lib.rs.
+        .codec_path("crate::CodecBuffers")
+        .compile_fds(descriptors)?;
     Ok(())
 }

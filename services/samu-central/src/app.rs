@@ -74,11 +74,9 @@ impl Application {
             Central::start(store, runtime, config.fleet.clone(), shutdown.clone())
                 .await
                 .context("cannot restore the fleet from the store")?;
-        let grpc = TcpListener::bind(config.grpc_addr)
-            .await
+        let grpc = listen(config.grpc_addr)
             .with_context(|| format!("cannot listen for gRPC on {}", config.grpc_addr))?;
-        let http = TcpListener::bind(config.http_addr)
-            .await
+        let http = listen(config.http_addr)
             .with_context(|| format!("cannot listen for HTTP on {}", config.http_addr))?;
         let redis = config
             .redis_url
@@ -259,4 +257,22 @@ mod tests {
             "sqlite://samu-data/samu.db"
         );
     }
+}
+
+/// Connections the kernel holds for us before we accept them (capped by
+/// `net.core.somaxconn`). After a restart or a network outage every
+/// vehicle reconnects at once; with tokio's default of 1 024, thousands of
+/// handshakes were dropped and retried, seen as reconnects in the load runs.
+const LISTEN_BACKLOG: u32 = 8_192;
+
+/// A listening socket on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }

@@ -1,12 +1,15 @@
-//! The HTTP server's own limits: a client trickling its headers (slow loris)
-//! is cut off after the header deadline, and connections past the cap wait
-//! until one closes, while everyone within the cap is served.
+//! The servers' own limits: a client trickling its headers (slow loris) is
+//! cut off after the header deadline, a gRPC connection that says nothing
+//! and a vehicle stream that carries nothing are closed, and connections
+//! past the cap wait until one closes, while everyone within the cap is
+//! served.
 
 mod common;
 
 use std::time::Duration;
 
 use common::*;
+use samu_proto::v1::{self as pb, ack::Kind};
 use samu_testkit::TestBackend;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -103,4 +106,65 @@ async fn grpc_connections_past_the_cap_wait_for_a_free_one() {
         health().await.ok()
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_connection_that_says_nothing_is_closed_after_the_handshake_deadline() {
+    let app = TestApp::spawn(TestBackend::Sqlite).await;
+    let grpc_addr = app.grpc_url.trim_start_matches("http://").to_owned();
+    let mut silent = TcpStream::connect(&grpc_addr).await.unwrap();
+    let opened = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    // The server's HTTP/2 settings may come first; then the close.
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match silent.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a silent connection was kept open");
+    let after = opened.elapsed();
+    assert!(
+        after >= samu_grpc::incoming::HANDSHAKE_DEADLINE - Duration::from_millis(500),
+        "closed after {after:?}, before the deadline"
+    );
+    // A client that does talk is served meanwhile and after.
+    app.admin().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vehicle_stream_that_carries_nothing_is_ended() {
+    let app = TestApp::spawn_with(TestBackend::Sqlite, |c| c.grpc.stream_silence_s = 2).await;
+    app.seed_central().await;
+    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
+    let mut vehicle = app.vehicle(&token).await.unwrap();
+    // Reports keep it open past the limit...
+    for seq in 1..=4 {
+        let reply = vehicle
+            .report("usb-1", seq, position(-19.92 + 0.0001 * seq as f64, -43.94))
+            .await;
+        assert!(is_ack(&reply, Kind::Applied), "{reply:?}");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+    // ...and silence ends it, with a status that says why.
+    let quiet = std::time::Instant::now();
+    let status = vehicle
+        .replies
+        .message()
+        .await
+        .expect_err("the stream ends");
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains("no report for 2 s"), "{status:?}");
+    assert!(
+        quiet.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        quiet.elapsed()
+    );
+    // The app reconnects and goes on.
+    let mut again = app.vehicle(&token).await.unwrap();
+    let reply = again.report("usb-1", 5, position(-19.9205, -43.94)).await;
+    assert!(is_ack(&reply, Kind::Applied), "{reply:?}");
 }

@@ -240,3 +240,43 @@ async fn a_client_that_stops_answering_pings_is_closed() {
     }
     assert!(closed, "the server closed the silent client");
 }
+
+/// Snapshots encoded so far (`samu_wall_frames_encoded_total`), from `/metrics`.
+async fn snapshots_encoded(app: &TestApp) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", app.http_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("samu_wall_frames_encoded_total{kind=\"snapshot\"} "))
+        .map_or(0, |n| n.trim().parse::<f64>().unwrap() as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walls_connecting_together_share_one_snapshot_encoding() {
+    // A long tick, so every wall below asks within one or two of them.
+    let app = TestApp::spawn_with(TestBackend::Sqlite, |c| c.http.wall.tick_ms = 2_000).await;
+    app.seed_central().await;
+    for i in 0..50 {
+        app.add_unit(&format!("usb-{i:02}"), pb::UnitType::Usb)
+            .await;
+    }
+    let before = snapshots_encoded(&app).await;
+    let url = format!("ws://{}/ws/wall?token={}", app.http_addr, app.wall_token);
+    let mut walls = futures::future::join_all(
+        (0..20).map(|_| async { tokio_tungstenite::connect_async(&url).await.unwrap().0 }),
+    )
+    .await;
+    for wall in &mut walls {
+        let first = next_frame(wall).await;
+        assert_eq!(first["type"], "snapshot");
+        assert_eq!(first["units"].as_array().map(Vec::len), Some(50));
+    }
+    let encoded = snapshots_encoded(&app).await - before;
+    assert!(
+        (1..=2).contains(&encoded),
+        "20 walls took their snapshot from {encoded} encodings"
+    );
+}

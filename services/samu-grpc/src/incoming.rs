@@ -19,7 +19,7 @@ use std::{
     time::Duration,
 };
 
-use futures::Stream;
+use futures::{Future, Stream};
 use samu_tls::{Admission, TlsStream, Transport};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
@@ -44,6 +44,11 @@ const READY_QUEUE: usize = 64;
 #[derive(Debug)]
 pub struct CappedStream {
     inner: Transported,
+    /// Until its first bytes, a plaintext connection has the handshake
+    /// deadline to start talking (a TLS one has met it already): a client
+    /// that connects and says nothing (slow loris) is closed, not left
+    /// holding a place under the cap.
+    first_bytes_by: Option<Pin<Box<tokio::time::Sleep>>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -74,10 +79,26 @@ impl AsyncRead for CappedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.inner {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let polled = match &mut this.inner {
             Transported::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transported::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if let Some(deadline) = this.first_bytes_by.as_mut() {
+            match &polled {
+                Poll::Ready(Ok(())) if buf.filled().len() > before => this.first_bytes_by = None,
+                Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
+                    metrics::counter!("samu_grpc_silent_connections_total").increment(1);
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no request within the handshake deadline",
+                    )));
+                }
+                _ => {}
+            }
         }
+        polled
     }
 }
 
@@ -177,6 +198,7 @@ async fn accept_loop(
             Admission::Plaintext => {
                 let plain = CappedStream {
                     inner: Transported::Plain(stream),
+                    first_bytes_by: Some(Box::pin(tokio::time::sleep(HANDSHAKE_DEADLINE))),
                     _permit: permit,
                 };
                 if ready.send(Ok(plain)).await.is_err() {
@@ -217,6 +239,7 @@ async fn secure(
     let _ = ready
         .send(Ok(CappedStream {
             inner: Transported::Tls(Box::new(tls)),
+            first_bytes_by: None,
             _permit: permit,
         }))
         .await;

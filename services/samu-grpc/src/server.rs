@@ -29,6 +29,11 @@ pub struct GrpcConfig {
     /// Open connections at most (each vehicle keeps one); past it, new ones
     /// wait until one closes.
     pub max_connections: usize,
+    /// A vehicle stream that carries no report for this long is ended, in
+    /// seconds: a slow-loris client (or a stuck app) cannot hold a stream
+    /// open for nothing. Apps report at least every few seconds while
+    /// running, so only a dead one meets it; a live one reconnects.
+    pub stream_silence_s: u64,
 }
 
 impl Default for GrpcConfig {
@@ -38,6 +43,7 @@ impl Default for GrpcConfig {
             keepalive_s: 20,
             max_concurrent_streams: 1024,
             max_connections: 20_000,
+            stream_silence_s: 300,
         }
     }
 }
@@ -77,6 +83,7 @@ pub async fn serve(
     let max = config.max_message_bytes;
     let telemetry = pb::telemetry_server::TelemetryServer::new(TelemetryService::new(
         central.clone(),
+        Duration::from_secs(config.stream_silence_s.max(1)),
         shutdown.clone(),
     ))
     .max_decoding_message_size(max);

@@ -57,13 +57,19 @@ const REVOCATION_CHECK: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct TelemetryService {
     central: Central,
+    silence_limit: Duration,
     shutdown: CancellationToken,
 }
 
 impl TelemetryService {
-    /// A service over `central`; open streams end when `shutdown` fires.
-    pub fn new(central: Central, shutdown: CancellationToken) -> Self {
-        Self { central, shutdown }
+    /// A service over `central`; open streams end when `shutdown` fires, or
+    /// when their vehicle sends nothing for `silence_limit`.
+    pub fn new(central: Central, silence_limit: Duration, shutdown: CancellationToken) -> Self {
+        Self {
+            central,
+            silence_limit,
+            shutdown,
+        }
     }
 }
 
@@ -87,6 +93,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         let (end_tx, end_rx) = oneshot::channel();
         let reader = Reader {
             central: self.central.clone(),
+            silence_limit: self.silence_limit,
             credential,
             unit,
             acks: ack_tx,
@@ -130,6 +137,9 @@ fn rejection(seq: u64, e: &ValidationError) -> pb::IngestReply {
 
 struct Reader {
     central: Central,
+    /// A stream without a report for this long is held by a stuck app or a
+    /// slow-loris client: it ends, freeing its place (a live app reconnects).
+    silence_limit: Duration,
     credential: Credential,
     unit: UnitId,
     acks: mpsc::Sender<Ack>,
@@ -216,10 +226,20 @@ impl Reader {
         let mut over_since = None;
         let mut revocation = tokio::time::interval(REVOCATION_CHECK);
         revocation.tick().await;
+        let silence = tokio::time::sleep(self.silence_limit);
+        tokio::pin!(silence);
         tracing::debug!(unit = %self.unit, "vehicle stream opened");
         let end = loop {
             let message = tokio::select! {
                 m = inbound.message() => m,
+                () = &mut silence => {
+                    metrics::counter!("samu_vehicle_streams_silent_total").increment(1);
+                    tracing::info!(unit = %self.unit, after_s = self.silence_limit.as_secs(), "vehicle stream ended: silent");
+                    break Some(Status::deadline_exceeded(format!(
+                        "no report for {} s (grpc.stream_silence_s); reconnect",
+                        self.silence_limit.as_secs()
+                    )));
+                }
                 _ = shutdown.cancelled() => break Some(Status::unavailable("the server is shutting down; reconnect")),
                 _ = revocation.tick() => {
                     if self.central.credential_is_valid(&self.credential.id) {
@@ -230,10 +250,18 @@ impl Reader {
             };
             match message {
                 Ok(Some(report)) => {
+                    if let Some(deadline) =
+                        tokio::time::Instant::now().checked_add(self.silence_limit)
+                    {
+                        silence.as_mut().reset(deadline);
+                    }
                     if let Err(status) = self.admit(&mut over_since, &shutdown).await {
                         break Some(status);
                     }
-                    if let Err(status) = self.handle(report).await {
+                    // Boxed: the ingest path's state is kilobytes, and this
+                    // task lives as long as the vehicle's shift (one
+                    // allocation per report instead, freed at once).
+                    if let Err(status) = Box::pin(self.handle(report)).await {
                         break Some(status);
                     }
                 }
