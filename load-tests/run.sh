@@ -47,6 +47,9 @@ samu_step "building release binaries"
 cargo build --release --locked -p samu-central -p samu-load
 BIN=target/release
 
+# A durable PostgreSQL (fsync, synchronous commit), as in production: an
+# acknowledgement means the report is on disk.
+export SAMU_PG_DURABLE=1
 samu_services_start
 PG_VERSION=$(basename "$(dirname "$SAMU_TEST_PG_BIN")")
 if [ ! -f "/usr/share/postgresql/$PG_VERSION/extension/postgis.control" ]; then

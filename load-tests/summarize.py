@@ -33,8 +33,15 @@ def main(folder):
     print(f"| acknowledged positions missing from the store | 0 | {lost} |")
     print(f"| ingest-to-wall latency, 1 Hz + 100 walls | p99 ≤ 150 ms | p50 {fmt(median(latency, 'wall_latency_p50_ms'))} ms, p99 {fmt(median(latency, 'wall_latency_p99_ms'))} ms |")
     print(f"| nearest through gRPC under that load | p99 ≤ 2 ms | p99 {fmt(median(latency, 'nearest_p99_ms'))} ms |")
-    print(f"| server memory per connected vehicle | ≤ 16 KiB | {fmt(median(latency, 'rss_per_vehicle_kib'))} KiB |")
+    # Memory from the ingest phase: the first, on a server holding only its
+    # own vehicles (later phases start from what earlier ones left).
+    print(f"| server memory per connected vehicle (ingest phase) | ≤ 16 KiB | {fmt(median(ingest, 'rss_per_vehicle_kib'))} KiB |")
     print(f"| restart: /readyz green again | ≤ 5 s | {fmt(median(restart, 'restart_ready_s'))} s |")
+    print()
+    print("| where the two cores went (% of one core; machine: % of both) | server | generator | machine busy |")
+    print("|---|---|---|---|")
+    for name, rows in (("ingest", ingest), ("latency", latency), ("1 000 writers", ours)):
+        print(f"| {name} | {fmt(median(rows, 'server_cpu_pct'))} | {fmt(median(rows, 'generator_cpu_pct'))} | {fmt(median(rows, 'machine_busy_pct'))} |")
     print()
     ours_ingest, redis_ingest = median(ours, "ingest_per_s"), median(peers, "redis_geoadd_per_s")
     print("| peer comparison (same run) | ours | peer | ours ÷ peer |")
@@ -45,6 +52,9 @@ def main(folder):
         o, p = median(peers, "samu_nearest_p99_ms"), median(peers, key)
         if o and p:
             print(f"| nearest k=5 p99 (ms) | {fmt(o)} | {peer} {fmt(p)} | {o / p:.2f} |")
+            o50, p50 = median(peers, "samu_nearest_p50_ms"), median(peers, key.replace("p99", "p50"))
+            if o50 and p50:
+                print(f"| nearest k=5 p50 (ms) | {fmt(o50)} | {peer} {fmt(p50)} | {o50 / p50:.2f} |")
         else:
             print(f"| nearest k=5 p99 (ms) | {fmt(o)} | {peer}: {next((r.get('postgis') for r in peers if r.get('postgis')), 'n/a')} | n/a |")
 

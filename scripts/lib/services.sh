@@ -238,7 +238,11 @@ samu_pg_start() {
         port=$(samu_free_port "$SAMU_REDIS_PORT") || return 1
         samu_step "starting PostgreSQL on 127.0.0.1:$port"
         opts="-p $port -k '$SAMU_PG_BASE' -c listen_addresses=127.0.0.1"
-        opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        # Tests trade durability for speed; the load runs measure a store
+        # that keeps what it acknowledged (SAMU_PG_DURABLE=1).
+        if [ "${SAMU_PG_DURABLE:-0}" != 1 ]; then
+            opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        fi
         opts+=" -c max_connections=400"
         if samu_pg_run "$bin/pg_ctl" -w -t 60 -D "$SAMU_PG_DATA" -o "$opts" \
             -l "$SAMU_PG_BASE/postgres.log" start >/dev/null; then

@@ -244,21 +244,6 @@ impl Application {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_never_reach_the_log() {
-        assert_eq!(
-            super::redact("postgres://samu:s3cret@db:5432/samu"),
-            "postgres://samu:***@db:5432/samu"
-        );
-        assert_eq!(
-            super::redact("sqlite://samu-data/samu.db"),
-            "sqlite://samu-data/samu.db"
-        );
-    }
-}
-
 /// Connections the kernel holds for us before we accept them (capped by
 /// `net.core.somaxconn`). After a restart or a network outage every
 /// vehicle reconnects at once; with tokio's default of 1 024, thousands of
@@ -275,4 +260,19 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(
+            super::redact("postgres://samu:s3cret@db:5432/samu"),
+            "postgres://samu:***@db:5432/samu"
+        );
+        assert_eq!(
+            super::redact("sqlite://samu-data/samu.db"),
+            "sqlite://samu-data/samu.db"
+        );
+    }
 }

@@ -60,9 +60,12 @@ impl WriteBatch {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
-/// Rows per multi-row statement: well under both databases' limits on bound
-/// parameters (SQLite 32 766, PostgreSQL 65 535) for our widest table.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Bound parameters per multi-row statement: just under SQLite's limit
+/// (32 766; PostgreSQL's is 65 535). Few, large statements: each one is a
+/// round trip through a runtime busy with thousands of vehicle streams,
+/// and with 500 rows a statement a 4 000-report batch took 16 of them
+/// (BENCHMARKS.md, ingest).
+const PARAMS_PER_STATEMENT: usize = 32_000;
 
 fn kind_str(kind: PositionKind) -> &'static str {
     match kind {
@@ -94,7 +97,7 @@ async fn insert_chunked<R>(
     rows: &[R],
     bind: impl for<'q> Fn(AnyQuery<'q>, &R) -> AnyQuery<'q>,
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in rows.chunks((PARAMS_PER_STATEMENT / columns).max(1)) {
         let sql = format!(
             "{head} VALUES {} {tail}",
             values_clause(chunk.len(), columns)
@@ -112,6 +115,121 @@ async fn insert_chunked<R>(
     Ok(())
 }
 
+/// PostgreSQL: every row in one statement, sent as one JSON array that the
+/// server expands with `json_to_recordset` (columns and types in `record`,
+/// in the insert's column order). One round trip and one small, cacheable
+/// statement instead of thousands of bound parameters per chunk.
+async fn insert_recordset<R: serde::Serialize>(
+    conn: &mut AnyConnection,
+    head: &str,
+    record: &str,
+    tail: &str,
+    rows: &[R],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_string(rows).map_err(|e| StoreError::Corrupt {
+        table: "write batch",
+        message: e.to_string(),
+    })?;
+    let sql = format!("{head} SELECT * FROM json_to_recordset($1::json) AS r({record}) {tail}");
+    sqlx::query(&sql).bind(json).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A track row as [`insert_recordset`] sends it.
+#[derive(serde::Serialize)]
+struct PositionRecord<'a> {
+    unit_id: &'a str,
+    seq: i64,
+    fix_at: i64,
+    lat: f64,
+    lon: f64,
+    speed_mps: Option<f64>,
+    heading_deg: Option<f64>,
+    accuracy_m: Option<f64>,
+    kind: &'static str,
+}
+
+impl<'a> From<&'a PositionRow> for PositionRecord<'a> {
+    fn from(p: &'a PositionRow) -> Self {
+        Self {
+            unit_id: p.unit.as_str(),
+            seq: i64_of(p.seq),
+            fix_at: ms(p.fix.at),
+            lat: p.fix.point.lat(),
+            lon: p.fix.point.lon(),
+            speed_mps: p.fix.speed_mps.map(f64::from),
+            heading_deg: p.fix.heading_deg.map(f64::from),
+            accuracy_m: p.fix.accuracy_m.map(f64::from),
+            kind: kind_str(p.kind),
+        }
+    }
+}
+
+const POSITION_RECORD: &str = "unit_id text, seq bigint, fix_at bigint, lat double precision, \
+     lon double precision, speed_mps double precision, heading_deg double precision, \
+     accuracy_m double precision, kind text";
+
+/// A live state row as [`insert_recordset`] sends it.
+#[derive(serde::Serialize)]
+struct LiveRecord<'a> {
+    unit_id: &'a str,
+    last_seq: i64,
+    fix_at: Option<i64>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    speed_mps: Option<f64>,
+    heading_deg: Option<f64>,
+    accuracy_m: Option<f64>,
+    last_heard: Option<i64>,
+    reported_status: &'static str,
+    out_of_service_reason: Option<&'static str>,
+    no_signal: i64,
+    status_since: i64,
+    last_report_at: Option<i64>,
+    crew: String,
+    event_no: i64,
+    last_kept_fix_at: Option<i64>,
+    updated_at: i64,
+}
+
+impl<'a> LiveRecord<'a> {
+    fn new(unit: &'a UnitId, s: &UnitSnapshot) -> Self {
+        Self {
+            unit_id: unit.as_str(),
+            last_seq: i64_of(s.last_seq),
+            fix_at: s.fix.map(|f| ms(f.at)),
+            lat: s.fix.map(|f| f.point.lat()),
+            lon: s.fix.map(|f| f.point.lon()),
+            speed_mps: s.fix.and_then(|f| f.speed_mps).map(f64::from),
+            heading_deg: s.fix.and_then(|f| f.heading_deg).map(f64::from),
+            accuracy_m: s.fix.and_then(|f| f.accuracy_m).map(f64::from),
+            last_heard: s.last_heard.map(ms),
+            reported_status: s.reported_status.as_str(),
+            out_of_service_reason: s.out_of_service_reason.map(|r| r.as_str()),
+            no_signal: i64::from(s.no_signal),
+            status_since: ms(s.status_since),
+            last_report_at: s.last_report_at.map(ms),
+            crew: crew_json(&s.crew),
+            event_no: i64_of(s.event_no),
+            last_kept_fix_at: s.last_kept_fix_at.map(ms),
+            updated_at: ms(s.updated_at),
+        }
+    }
+}
+
+const LIVE_RECORD: &str = "unit_id text, last_seq bigint, fix_at bigint, lat double precision, \
+     lon double precision, speed_mps double precision, heading_deg double precision, \
+     accuracy_m double precision, last_heard bigint, reported_status text, \
+     out_of_service_reason text, no_signal bigint, status_since bigint, last_report_at bigint, \
+     crew text, event_no bigint, last_kept_fix_at bigint, updated_at bigint";
+
+fn crew_json(crew: &[CrewMember]) -> String {
+    serde_json::to_string(crew).unwrap_or_else(|_| "[]".into())
+}
+
 impl Store {
     /// Writes a batch in one transaction.
     ///
@@ -123,25 +241,32 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        insert_chunked(
-            &mut tx,
-            "INSERT INTO unit_positions (unit_id, seq, fix_at, lat, lon, speed_mps, heading_deg, accuracy_m, kind)",
-            "ON CONFLICT (unit_id, seq) DO NOTHING",
-            9,
-            &batch.positions,
-            |q, p| {
-                q.bind(p.unit.as_str().to_owned())
-                    .bind(i64_of(p.seq))
-                    .bind(ms(p.fix.at))
-                    .bind(p.fix.point.lat())
-                    .bind(p.fix.point.lon())
-                    .bind(p.fix.speed_mps.map(f64::from))
-                    .bind(p.fix.heading_deg.map(f64::from))
-                    .bind(p.fix.accuracy_m.map(f64::from))
-                    .bind(kind_str(p.kind))
-            },
-        )
-        .await?;
+        const POSITIONS: &str = "INSERT INTO unit_positions (unit_id, seq, fix_at, lat, lon, speed_mps, heading_deg, accuracy_m, kind)";
+        const POSITIONS_TAIL: &str = "ON CONFLICT (unit_id, seq) DO NOTHING";
+        if self.backend == crate::Backend::Postgres {
+            let rows: Vec<PositionRecord<'_>> = batch.positions.iter().map(Into::into).collect();
+            insert_recordset(&mut tx, POSITIONS, POSITION_RECORD, POSITIONS_TAIL, &rows).await?;
+        } else {
+            insert_chunked(
+                &mut tx,
+                POSITIONS,
+                POSITIONS_TAIL,
+                9,
+                &batch.positions,
+                |q, p| {
+                    q.bind(p.unit.as_str().to_owned())
+                        .bind(i64_of(p.seq))
+                        .bind(ms(p.fix.at))
+                        .bind(p.fix.point.lat())
+                        .bind(p.fix.point.lon())
+                        .bind(p.fix.speed_mps.map(f64::from))
+                        .bind(p.fix.heading_deg.map(f64::from))
+                        .bind(p.fix.accuracy_m.map(f64::from))
+                        .bind(kind_str(p.kind))
+                },
+            )
+            .await?;
+        }
         insert_chunked(
             &mut tx,
             "INSERT INTO unit_status_events (unit_id, event_no, at, status, out_of_service_reason, crew_complete, source, recorded_at)",
@@ -163,13 +288,10 @@ impl Store {
         for (unit, change) in &batch.crew_changes {
             write_crew_change(&mut tx, unit, change).await?;
         }
-        let live: Vec<(&UnitId, &UnitSnapshot)> = batch.live_states.iter().collect();
-        insert_chunked(
-            &mut tx,
-            "INSERT INTO unit_live_state (unit_id, last_seq, fix_at, lat, lon, speed_mps, heading_deg, \
+        const LIVE: &str = "INSERT INTO unit_live_state (unit_id, last_seq, fix_at, lat, lon, speed_mps, heading_deg, \
              accuracy_m, last_heard, reported_status, out_of_service_reason, no_signal, status_since, \
-             last_report_at, crew, event_no, last_kept_fix_at, updated_at)",
-            "ON CONFLICT (unit_id) DO UPDATE SET last_seq = excluded.last_seq, fix_at = excluded.fix_at, \
+             last_report_at, crew, event_no, last_kept_fix_at, updated_at)";
+        const LIVE_TAIL: &str = "ON CONFLICT (unit_id) DO UPDATE SET last_seq = excluded.last_seq, fix_at = excluded.fix_at, \
              lat = excluded.lat, lon = excluded.lon, speed_mps = excluded.speed_mps, \
              heading_deg = excluded.heading_deg, accuracy_m = excluded.accuracy_m, \
              last_heard = excluded.last_heard, reported_status = excluded.reported_status, \
@@ -177,10 +299,17 @@ impl Store {
              status_since = excluded.status_since, last_report_at = excluded.last_report_at, \
              crew = excluded.crew, event_no = excluded.event_no, \
              last_kept_fix_at = excluded.last_kept_fix_at, updated_at = excluded.updated_at \
-             WHERE unit_live_state.updated_at <= excluded.updated_at",
-            18,
-            &live,
-            |q, (unit, s)| {
+             WHERE unit_live_state.updated_at <= excluded.updated_at";
+        if self.backend == crate::Backend::Postgres {
+            let rows: Vec<LiveRecord<'_>> = batch
+                .live_states
+                .iter()
+                .map(|(unit, s)| LiveRecord::new(unit, s))
+                .collect();
+            insert_recordset(&mut tx, LIVE, LIVE_RECORD, LIVE_TAIL, &rows).await?;
+        } else {
+            let live: Vec<(&UnitId, &UnitSnapshot)> = batch.live_states.iter().collect();
+            insert_chunked(&mut tx, LIVE, LIVE_TAIL, 18, &live, |q, (unit, s)| {
                 q.bind(unit.as_str().to_owned())
                     .bind(i64_of(s.last_seq))
                     .bind(s.fix.map(|f| ms(f.at)))
@@ -195,13 +324,13 @@ impl Store {
                     .bind(i64::from(s.no_signal))
                     .bind(ms(s.status_since))
                     .bind(s.last_report_at.map(ms))
-                    .bind(serde_json::to_string(&s.crew).unwrap_or_else(|_| "[]".into()))
+                    .bind(crew_json(&s.crew))
                     .bind(i64_of(s.event_no))
                     .bind(s.last_kept_fix_at.map(ms))
                     .bind(ms(s.updated_at))
-            },
-        )
-        .await?;
+            })
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
