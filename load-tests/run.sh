@@ -85,7 +85,9 @@ start_server() {
         kill -0 "$SERVER_PID" || { samu_err "the server died; see $OUT/server.log"; return 1; }
         sleep 0.05
     done
-    awk "BEGIN { printf \"%.3f\", ($(date +%s%N) - $t0) / 1e9 }"
+    # A global, not stdout: `$(start_server)` would run it in a subshell and
+    # lose SERVER_PID for the next runs.
+    READY_S=$(awk "BEGIN { printf \"%.3f\", ($(date +%s%N) - $t0) / 1e9 }")
 }
 
 stop_server() {
@@ -98,7 +100,7 @@ ADMIN=$(DATABASE_URL=$DB_URL RUST_LOG=warn "$BIN/samu-central" token --role admi
 WALL=$(DATABASE_URL=$DB_URL RUST_LOG=warn "$BIN/samu-central" token --role wall --label samu-load --config "$CONFIG" 2>/dev/null)
 TOKENS="$OUT/tokens.json"
 printf '{"admin": "%s", "wall": "%s"}\n' "$ADMIN" "$WALL" >"$TOKENS"
-start_server >/dev/null
+start_server
 
 # Waits until the server's write queue is empty, so one phase's backlog
 # never runs into the next phase's measurements.
@@ -158,8 +160,8 @@ for run in $(seq 1 "$RUNS"); do
     if phase restart; then
         samu_step "run $run/$RUNS: restart with $VEHICLES+ units"
         stop_server
-        secs=$(start_server)
-        echo "{\"restart_ready_s\": $secs}" | tee -a "$OUT/restart.jsonl"
+        start_server
+        echo "{\"restart_ready_s\": $READY_S}" | tee -a "$OUT/restart.jsonl"
     fi
 done
 

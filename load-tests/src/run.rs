@@ -412,7 +412,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let reconnects = sum(|s| &s.reconnects);
     let stored_track_rows = match &args.database_url {
         None => None,
-        Some(url) => Some(count_track(url, &args.central_id).await?),
+        Some(url) => Some(count_track(url, &args.central_id, first_seq).await?),
     };
     let wall_latency = wall_latency
         .lock()
@@ -460,16 +460,20 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     })
 }
 
-async fn count_track(url: &str, central: &str) -> anyhow::Result<u64> {
+/// Track rows stored for this run's reports: its units, from its first
+/// sequence number on (earlier runs on the same central started lower).
+async fn count_track(url: &str, central: &str, first_seq: u64) -> anyhow::Result<u64> {
     use sqlx::{Connection, Row};
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url)
         .await
         .context("cannot open --database-url")?;
-    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM unit_positions WHERE unit_id LIKE $1")
-        .bind(format!("load-{central}-%"))
-        .fetch_one(&mut conn)
-        .await?
-        .try_get("n")?;
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM unit_positions WHERE unit_id LIKE $1 AND seq >= $2")
+            .bind(format!("load-{central}-%"))
+            .bind(i64::try_from(first_seq).unwrap_or(i64::MAX))
+            .fetch_one(&mut conn)
+            .await?
+            .try_get("n")?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
