@@ -115,30 +115,68 @@ async fn insert_chunked<R>(
     Ok(())
 }
 
-/// PostgreSQL: every row in one statement, sent as one JSON array that the
-/// server expands with `json_to_recordset` (columns and types in `record`,
-/// in the insert's column order). One round trip and one small, cacheable
-/// statement instead of thousands of bound parameters per chunk.
-async fn insert_recordset<R: serde::Serialize>(
-    conn: &mut AnyConnection,
-    head: &str,
-    record: &str,
-    tail: &str,
-    rows: &[R],
-) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let json = serde_json::to_string(rows).map_err(|e| StoreError::Corrupt {
+const POSITIONS: &str = "INSERT INTO unit_positions (unit_id, seq, fix_at, lat, lon, speed_mps, \
+     heading_deg, accuracy_m, kind)";
+const POSITIONS_TAIL: &str = "ON CONFLICT (unit_id, seq) DO NOTHING";
+const EVENTS: &str = "INSERT INTO unit_status_events (unit_id, event_no, at, status, \
+     out_of_service_reason, crew_complete, source, recorded_at)";
+const EVENTS_TAIL: &str = "ON CONFLICT (unit_id, event_no) DO NOTHING";
+const LIVE: &str = "INSERT INTO unit_live_state (unit_id, last_seq, fix_at, lat, lon, speed_mps, \
+     heading_deg, accuracy_m, last_heard, reported_status, out_of_service_reason, no_signal, \
+     status_since, last_report_at, crew, event_no, last_kept_fix_at, updated_at)";
+const LIVE_TAIL: &str = "ON CONFLICT (unit_id) DO UPDATE SET last_seq = excluded.last_seq, \
+     fix_at = excluded.fix_at, lat = excluded.lat, lon = excluded.lon, \
+     speed_mps = excluded.speed_mps, heading_deg = excluded.heading_deg, \
+     accuracy_m = excluded.accuracy_m, last_heard = excluded.last_heard, \
+     reported_status = excluded.reported_status, \
+     out_of_service_reason = excluded.out_of_service_reason, no_signal = excluded.no_signal, \
+     status_since = excluded.status_since, last_report_at = excluded.last_report_at, \
+     crew = excluded.crew, event_no = excluded.event_no, \
+     last_kept_fix_at = excluded.last_kept_fix_at, updated_at = excluded.updated_at \
+     WHERE unit_live_state.updated_at <= excluded.updated_at";
+
+/// Rows sent to PostgreSQL as one JSON array, expanded there by
+/// `json_to_recordset` with a `*_RECORD` column list (in the insert's
+/// column order).
+fn recordset<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreError> {
+    serde_json::to_string(rows).map_err(|e| StoreError::Corrupt {
         table: "write batch",
         message: e.to_string(),
-    })?;
-    let sql = format!("{head} SELECT * FROM json_to_recordset($1::json) AS r({record}) {tail}");
-    sqlx::query(&sql).bind(json).execute(&mut *conn).await?;
-    Ok(())
+    })
 }
 
-/// A track row as [`insert_recordset`] sends it.
+/// A status event as PostgreSQL's recordset takes it.
+#[derive(serde::Serialize)]
+struct EventRecord<'a> {
+    unit_id: &'a str,
+    event_no: i64,
+    at: i64,
+    status: &'static str,
+    out_of_service_reason: Option<&'static str>,
+    crew_complete: i64,
+    source: &'static str,
+    recorded_at: i64,
+}
+
+impl<'a> EventRecord<'a> {
+    fn new(e: &'a StatusChange, now: DateTime<Utc>) -> Self {
+        Self {
+            unit_id: e.unit.as_str(),
+            event_no: i64_of(e.event_no),
+            at: ms(e.at),
+            status: e.status.as_str(),
+            out_of_service_reason: e.out_of_service_reason.map(|r| r.as_str()),
+            crew_complete: i64::from(e.crew_complete),
+            source: e.source.as_str(),
+            recorded_at: ms(now),
+        }
+    }
+}
+
+const EVENT_RECORD: &str = "unit_id text, event_no bigint, at bigint, status text, \
+     out_of_service_reason text, crew_complete bigint, source text, recorded_at bigint";
+
+/// A track row as PostgreSQL's recordset takes it.
 #[derive(serde::Serialize)]
 struct PositionRecord<'a> {
     unit_id: &'a str,
@@ -172,7 +210,7 @@ const POSITION_RECORD: &str = "unit_id text, seq bigint, fix_at bigint, lat doub
      lon double precision, speed_mps double precision, heading_deg double precision, \
      accuracy_m double precision, kind text";
 
-/// A live state row as [`insert_recordset`] sends it.
+/// A live state row as PostgreSQL's recordset takes it.
 #[derive(serde::Serialize)]
 struct LiveRecord<'a> {
     unit_id: &'a str,
@@ -240,37 +278,85 @@ impl Store {
         batch: &WriteBatch,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        const POSITIONS: &str = "INSERT INTO unit_positions (unit_id, seq, fix_at, lat, lon, speed_mps, heading_deg, accuracy_m, kind)";
-        const POSITIONS_TAIL: &str = "ON CONFLICT (unit_id, seq) DO NOTHING";
-        if self.backend == crate::Backend::Postgres {
-            let rows: Vec<PositionRecord<'_>> = batch.positions.iter().map(Into::into).collect();
-            insert_recordset(&mut tx, POSITIONS, POSITION_RECORD, POSITIONS_TAIL, &rows).await?;
-        } else {
-            insert_chunked(
-                &mut tx,
-                POSITIONS,
-                POSITIONS_TAIL,
-                9,
-                &batch.positions,
-                |q, p| {
-                    q.bind(p.unit.as_str().to_owned())
-                        .bind(i64_of(p.seq))
-                        .bind(ms(p.fix.at))
-                        .bind(p.fix.point.lat())
-                        .bind(p.fix.point.lon())
-                        .bind(p.fix.speed_mps.map(f64::from))
-                        .bind(p.fix.heading_deg.map(f64::from))
-                        .bind(p.fix.accuracy_m.map(f64::from))
-                        .bind(kind_str(p.kind))
-                },
-            )
-            .await?;
+        match self.backend {
+            crate::Backend::Postgres => self.write_batch_postgres(batch, now).await,
+            crate::Backend::Sqlite => self.write_batch_sqlite(batch, now).await,
         }
+    }
+
+    /// PostgreSQL: the track, the status events and the live states in one
+    /// statement (three data-modifying CTEs over `json_to_recordset`), which
+    /// is its own transaction: one round trip per batch, however large.
+    /// Crew changes, rare, add their statements around it in a transaction.
+    async fn write_batch_postgres(
+        &self,
+        batch: &WriteBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let positions: Vec<PositionRecord<'_>> = batch.positions.iter().map(Into::into).collect();
+        let events: Vec<EventRecord<'_>> = batch
+            .status_events
+            .iter()
+            .map(|e| EventRecord::new(e, now))
+            .collect();
+        let live: Vec<LiveRecord<'_>> = batch
+            .live_states
+            .iter()
+            .map(|(unit, s)| LiveRecord::new(unit, s))
+            .collect();
+        let sql = format!(
+            "WITH track AS ({POSITIONS} SELECT * FROM json_to_recordset($1::json) AS r({POSITION_RECORD}) {POSITIONS_TAIL}), \
+             events AS ({EVENTS} SELECT * FROM json_to_recordset($2::json) AS r({EVENT_RECORD}) {EVENTS_TAIL}), \
+             live AS ({LIVE} SELECT * FROM json_to_recordset($3::json) AS r({LIVE_RECORD}) {LIVE_TAIL}) \
+             SELECT 1"
+        );
+        let query = sqlx::query(&sql)
+            .bind(recordset(&positions)?)
+            .bind(recordset(&events)?)
+            .bind(recordset(&live)?);
+        if batch.crew_changes.is_empty() {
+            query.execute(self.pool()).await?;
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await?;
+        query.execute(&mut *tx).await?;
+        for (unit, change) in &batch.crew_changes {
+            write_crew_change(&mut tx, unit, change).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// SQLite: multi-row inserts in one transaction.
+    async fn write_batch_sqlite(
+        &self,
+        batch: &WriteBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         insert_chunked(
             &mut tx,
-            "INSERT INTO unit_status_events (unit_id, event_no, at, status, out_of_service_reason, crew_complete, source, recorded_at)",
-            "ON CONFLICT (unit_id, event_no) DO NOTHING",
+            POSITIONS,
+            POSITIONS_TAIL,
+            9,
+            &batch.positions,
+            |q, p| {
+                q.bind(p.unit.as_str().to_owned())
+                    .bind(i64_of(p.seq))
+                    .bind(ms(p.fix.at))
+                    .bind(p.fix.point.lat())
+                    .bind(p.fix.point.lon())
+                    .bind(p.fix.speed_mps.map(f64::from))
+                    .bind(p.fix.heading_deg.map(f64::from))
+                    .bind(p.fix.accuracy_m.map(f64::from))
+                    .bind(kind_str(p.kind))
+            },
+        )
+        .await?;
+        insert_chunked(
+            &mut tx,
+            EVENTS,
+            EVENTS_TAIL,
             8,
             &batch.status_events,
             |q, e| {
@@ -288,49 +374,28 @@ impl Store {
         for (unit, change) in &batch.crew_changes {
             write_crew_change(&mut tx, unit, change).await?;
         }
-        const LIVE: &str = "INSERT INTO unit_live_state (unit_id, last_seq, fix_at, lat, lon, speed_mps, heading_deg, \
-             accuracy_m, last_heard, reported_status, out_of_service_reason, no_signal, status_since, \
-             last_report_at, crew, event_no, last_kept_fix_at, updated_at)";
-        const LIVE_TAIL: &str = "ON CONFLICT (unit_id) DO UPDATE SET last_seq = excluded.last_seq, fix_at = excluded.fix_at, \
-             lat = excluded.lat, lon = excluded.lon, speed_mps = excluded.speed_mps, \
-             heading_deg = excluded.heading_deg, accuracy_m = excluded.accuracy_m, \
-             last_heard = excluded.last_heard, reported_status = excluded.reported_status, \
-             out_of_service_reason = excluded.out_of_service_reason, no_signal = excluded.no_signal, \
-             status_since = excluded.status_since, last_report_at = excluded.last_report_at, \
-             crew = excluded.crew, event_no = excluded.event_no, \
-             last_kept_fix_at = excluded.last_kept_fix_at, updated_at = excluded.updated_at \
-             WHERE unit_live_state.updated_at <= excluded.updated_at";
-        if self.backend == crate::Backend::Postgres {
-            let rows: Vec<LiveRecord<'_>> = batch
-                .live_states
-                .iter()
-                .map(|(unit, s)| LiveRecord::new(unit, s))
-                .collect();
-            insert_recordset(&mut tx, LIVE, LIVE_RECORD, LIVE_TAIL, &rows).await?;
-        } else {
-            let live: Vec<(&UnitId, &UnitSnapshot)> = batch.live_states.iter().collect();
-            insert_chunked(&mut tx, LIVE, LIVE_TAIL, 18, &live, |q, (unit, s)| {
-                q.bind(unit.as_str().to_owned())
-                    .bind(i64_of(s.last_seq))
-                    .bind(s.fix.map(|f| ms(f.at)))
-                    .bind(s.fix.map(|f| f.point.lat()))
-                    .bind(s.fix.map(|f| f.point.lon()))
-                    .bind(s.fix.and_then(|f| f.speed_mps).map(f64::from))
-                    .bind(s.fix.and_then(|f| f.heading_deg).map(f64::from))
-                    .bind(s.fix.and_then(|f| f.accuracy_m).map(f64::from))
-                    .bind(s.last_heard.map(ms))
-                    .bind(s.reported_status.as_str())
-                    .bind(s.out_of_service_reason.map(|r| r.as_str()))
-                    .bind(i64::from(s.no_signal))
-                    .bind(ms(s.status_since))
-                    .bind(s.last_report_at.map(ms))
-                    .bind(crew_json(&s.crew))
-                    .bind(i64_of(s.event_no))
-                    .bind(s.last_kept_fix_at.map(ms))
-                    .bind(ms(s.updated_at))
-            })
-            .await?;
-        }
+        let live: Vec<(&UnitId, &UnitSnapshot)> = batch.live_states.iter().collect();
+        insert_chunked(&mut tx, LIVE, LIVE_TAIL, 18, &live, |q, (unit, s)| {
+            q.bind(unit.as_str().to_owned())
+                .bind(i64_of(s.last_seq))
+                .bind(s.fix.map(|f| ms(f.at)))
+                .bind(s.fix.map(|f| f.point.lat()))
+                .bind(s.fix.map(|f| f.point.lon()))
+                .bind(s.fix.and_then(|f| f.speed_mps).map(f64::from))
+                .bind(s.fix.and_then(|f| f.heading_deg).map(f64::from))
+                .bind(s.fix.and_then(|f| f.accuracy_m).map(f64::from))
+                .bind(s.last_heard.map(ms))
+                .bind(s.reported_status.as_str())
+                .bind(s.out_of_service_reason.map(|r| r.as_str()))
+                .bind(i64::from(s.no_signal))
+                .bind(ms(s.status_since))
+                .bind(s.last_report_at.map(ms))
+                .bind(crew_json(&s.crew))
+                .bind(i64_of(s.event_no))
+                .bind(s.last_kept_fix_at.map(ms))
+                .bind(ms(s.updated_at))
+        })
+        .await?;
         tx.commit().await?;
         Ok(())
     }
