@@ -646,15 +646,7 @@ async fn roles_are_enforced(backend: TestBackend) {
         }
     };
     assert!(list(issued.token.clone()).await.is_ok());
-    admin
-        .revoke_token(authed(
-            &app.admin_token,
-            pb::RevokeTokenRequest {
-                token_id: issued.token_id,
-            },
-        ))
-        .await
-        .unwrap();
+    revoke(&app, issued.token_id).await;
     assert_eq!(
         list(issued.token).await.unwrap_err().code(),
         Code::Unauthenticated
@@ -682,15 +674,7 @@ async fn revoked_stream(backend: TestBackend) {
         Kind::Applied
     ));
     let revoked_at = std::time::Instant::now();
-    admin
-        .revoke_token(authed(
-            &app.admin_token,
-            pb::RevokeTokenRequest {
-                token_id: issued.token_id,
-            },
-        ))
-        .await
-        .unwrap();
+    revoke(&app, issued.token_id).await;
     // The open stream ends by itself, without the app sending anything.
     let status = loop {
         match vehicle.reply().await {
@@ -710,4 +694,16 @@ async fn revoked_stream(backend: TestBackend) {
         app.vehicle(&issued.token).await.err().map(|s| s.code()),
         Some(Code::Unauthenticated)
     );
+}
+
+/// Revokes a token through the admin API.
+async fn revoke(app: &TestApp, token_id: String) {
+    app.admin()
+        .await
+        .revoke_token(authed(
+            &app.admin_token,
+            pb::RevokeTokenRequest { token_id },
+        ))
+        .await
+        .unwrap();
 }
