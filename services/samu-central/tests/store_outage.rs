@@ -146,6 +146,10 @@ async fn ingest_and_the_wall_go_on_while_postgres_is_away_and_nothing_acknowledg
     // Keep every fix, so the stored track can be counted.
     config.fleet.track.min_interval_s = 0;
     config.fleet.track.min_distance_m = 0.0;
+    // The test's wall socket is read only after the reports of the cut, so
+    // it answers no ping meanwhile: with the minute-long outage
+    // (SAMU_OUTAGE_S=60) the default 45 s idle limit would close it.
+    config.http.wall.idle_timeout_s = 600;
     let app = TestApp::start(config, db.clone(), Arc::new(tempfile_dir::Dir(dir.clone()))).await;
     app.seed_central().await;
     let token = app.add_unit("usa-1", pb::UnitType::Usa).await;
