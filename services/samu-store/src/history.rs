@@ -145,7 +145,7 @@ fn recordset<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreError> {
     })
 }
 
-/// A status event as PostgreSQL's recordset takes it.
+/// A status event as the table stores it.
 #[derive(serde::Serialize)]
 struct EventRecord<'a> {
     unit_id: &'a str,
@@ -176,7 +176,7 @@ impl<'a> EventRecord<'a> {
 const EVENT_RECORD: &str = "unit_id text, event_no bigint, at bigint, status text, \
      out_of_service_reason text, crew_complete bigint, source text, recorded_at bigint";
 
-/// A track row as PostgreSQL's recordset takes it.
+/// A track row as the table stores it.
 #[derive(serde::Serialize)]
 struct PositionRecord<'a> {
     unit_id: &'a str,
@@ -210,7 +210,7 @@ const POSITION_RECORD: &str = "unit_id text, seq bigint, fix_at bigint, lat doub
      lon double precision, speed_mps double precision, heading_deg double precision, \
      accuracy_m double precision, kind text";
 
-/// A live state row as PostgreSQL's recordset takes it.
+/// A live state row as the table stores it.
 #[derive(serde::Serialize)]
 struct LiveRecord<'a> {
     unit_id: &'a str,
@@ -264,6 +264,32 @@ const LIVE_RECORD: &str = "unit_id text, last_seq bigint, fix_at bigint, lat dou
      out_of_service_reason text, no_signal bigint, status_since bigint, last_report_at bigint, \
      crew text, event_no bigint, last_kept_fix_at bigint, updated_at bigint";
 
+/// A batch's rows as the tables store them (times in milliseconds, flags
+/// as integers, names as text): built once, bound by either backend.
+struct BatchRecords<'a> {
+    positions: Vec<PositionRecord<'a>>,
+    events: Vec<EventRecord<'a>>,
+    live: Vec<LiveRecord<'a>>,
+}
+
+impl<'a> BatchRecords<'a> {
+    fn new(batch: &'a WriteBatch, now: DateTime<Utc>) -> Self {
+        Self {
+            positions: batch.positions.iter().map(Into::into).collect(),
+            events: batch
+                .status_events
+                .iter()
+                .map(|e| EventRecord::new(e, now))
+                .collect(),
+            live: batch
+                .live_states
+                .iter()
+                .map(|(unit, s)| LiveRecord::new(unit, s))
+                .collect(),
+        }
+    }
+}
+
 fn crew_json(crew: &[CrewMember]) -> String {
     serde_json::to_string(crew).unwrap_or_else(|_| "[]".into())
 }
@@ -278,9 +304,10 @@ impl Store {
         batch: &WriteBatch,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let rows = BatchRecords::new(batch, now);
         match self.backend {
-            crate::Backend::Postgres => self.write_batch_postgres(batch, now).await,
-            crate::Backend::Sqlite => self.write_batch_sqlite(batch, now).await,
+            crate::Backend::Postgres => self.write_batch_postgres(&rows, batch).await,
+            crate::Backend::Sqlite => self.write_batch_sqlite(&rows, batch).await,
         }
     }
 
@@ -290,20 +317,9 @@ impl Store {
     /// Crew changes, rare, add their statements around it in a transaction.
     async fn write_batch_postgres(
         &self,
+        rows: &BatchRecords<'_>,
         batch: &WriteBatch,
-        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let positions: Vec<PositionRecord<'_>> = batch.positions.iter().map(Into::into).collect();
-        let events: Vec<EventRecord<'_>> = batch
-            .status_events
-            .iter()
-            .map(|e| EventRecord::new(e, now))
-            .collect();
-        let live: Vec<LiveRecord<'_>> = batch
-            .live_states
-            .iter()
-            .map(|(unit, s)| LiveRecord::new(unit, s))
-            .collect();
         let sql = format!(
             "WITH track AS ({POSITIONS} SELECT * FROM json_to_recordset($1::json) AS r({POSITION_RECORD}) {POSITIONS_TAIL}), \
              events AS ({EVENTS} SELECT * FROM json_to_recordset($2::json) AS r({EVENT_RECORD}) {EVENTS_TAIL}), \
@@ -311,9 +327,9 @@ impl Store {
              SELECT 1"
         );
         let query = sqlx::query(&sql)
-            .bind(recordset(&positions)?)
-            .bind(recordset(&events)?)
-            .bind(recordset(&live)?);
+            .bind(recordset(&rows.positions)?)
+            .bind(recordset(&rows.events)?)
+            .bind(recordset(&rows.live)?);
         if batch.crew_changes.is_empty() {
             query.execute(self.pool()).await?;
             return Ok(());
@@ -327,11 +343,11 @@ impl Store {
         Ok(())
     }
 
-    /// SQLite: multi-row inserts in one transaction.
+    /// SQLite: multi-row inserts of the same records, in one transaction.
     async fn write_batch_sqlite(
         &self,
+        rows: &BatchRecords<'_>,
         batch: &WriteBatch,
-        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         insert_chunked(
@@ -339,61 +355,53 @@ impl Store {
             POSITIONS,
             POSITIONS_TAIL,
             9,
-            &batch.positions,
+            &rows.positions,
             |q, p| {
-                q.bind(p.unit.as_str().to_owned())
-                    .bind(i64_of(p.seq))
-                    .bind(ms(p.fix.at))
-                    .bind(p.fix.point.lat())
-                    .bind(p.fix.point.lon())
-                    .bind(p.fix.speed_mps.map(f64::from))
-                    .bind(p.fix.heading_deg.map(f64::from))
-                    .bind(p.fix.accuracy_m.map(f64::from))
-                    .bind(kind_str(p.kind))
+                q.bind(p.unit_id.to_owned())
+                    .bind(p.seq)
+                    .bind(p.fix_at)
+                    .bind(p.lat)
+                    .bind(p.lon)
+                    .bind(p.speed_mps)
+                    .bind(p.heading_deg)
+                    .bind(p.accuracy_m)
+                    .bind(p.kind)
             },
         )
         .await?;
-        insert_chunked(
-            &mut tx,
-            EVENTS,
-            EVENTS_TAIL,
-            8,
-            &batch.status_events,
-            |q, e| {
-                q.bind(e.unit.as_str().to_owned())
-                    .bind(i64_of(e.event_no))
-                    .bind(ms(e.at))
-                    .bind(e.status.as_str())
-                    .bind(e.out_of_service_reason.map(|r| r.as_str()))
-                    .bind(i64::from(e.crew_complete))
-                    .bind(e.source.as_str())
-                    .bind(ms(now))
-            },
-        )
+        insert_chunked(&mut tx, EVENTS, EVENTS_TAIL, 8, &rows.events, |q, e| {
+            q.bind(e.unit_id.to_owned())
+                .bind(e.event_no)
+                .bind(e.at)
+                .bind(e.status)
+                .bind(e.out_of_service_reason)
+                .bind(e.crew_complete)
+                .bind(e.source)
+                .bind(e.recorded_at)
+        })
         .await?;
         for (unit, change) in &batch.crew_changes {
             write_crew_change(&mut tx, unit, change).await?;
         }
-        let live: Vec<(&UnitId, &UnitSnapshot)> = batch.live_states.iter().collect();
-        insert_chunked(&mut tx, LIVE, LIVE_TAIL, 18, &live, |q, (unit, s)| {
-            q.bind(unit.as_str().to_owned())
-                .bind(i64_of(s.last_seq))
-                .bind(s.fix.map(|f| ms(f.at)))
-                .bind(s.fix.map(|f| f.point.lat()))
-                .bind(s.fix.map(|f| f.point.lon()))
-                .bind(s.fix.and_then(|f| f.speed_mps).map(f64::from))
-                .bind(s.fix.and_then(|f| f.heading_deg).map(f64::from))
-                .bind(s.fix.and_then(|f| f.accuracy_m).map(f64::from))
-                .bind(s.last_heard.map(ms))
-                .bind(s.reported_status.as_str())
-                .bind(s.out_of_service_reason.map(|r| r.as_str()))
-                .bind(i64::from(s.no_signal))
-                .bind(ms(s.status_since))
-                .bind(s.last_report_at.map(ms))
-                .bind(crew_json(&s.crew))
-                .bind(i64_of(s.event_no))
-                .bind(s.last_kept_fix_at.map(ms))
-                .bind(ms(s.updated_at))
+        insert_chunked(&mut tx, LIVE, LIVE_TAIL, 18, &rows.live, |q, l| {
+            q.bind(l.unit_id.to_owned())
+                .bind(l.last_seq)
+                .bind(l.fix_at)
+                .bind(l.lat)
+                .bind(l.lon)
+                .bind(l.speed_mps)
+                .bind(l.heading_deg)
+                .bind(l.accuracy_m)
+                .bind(l.last_heard)
+                .bind(l.reported_status)
+                .bind(l.out_of_service_reason)
+                .bind(l.no_signal)
+                .bind(l.status_since)
+                .bind(l.last_report_at)
+                .bind(l.crew.clone())
+                .bind(l.event_no)
+                .bind(l.last_kept_fix_at)
+                .bind(l.updated_at)
         })
         .await?;
         tx.commit().await?;
