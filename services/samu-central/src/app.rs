@@ -17,6 +17,9 @@ pub struct Application {
     tasks: RuntimeTasks,
     grpc: TcpListener,
     http: TcpListener,
+    /// The consoles' own gRPC port, when configured: a std listener, because
+    /// it is served from another runtime than the one that bound it.
+    console: Option<std::net::TcpListener>,
     /// Both ports' transport security, decided from `[tls]`.
     transports: samu_tls::Transports,
     redis: Option<redis::Client>,
@@ -78,6 +81,14 @@ impl Application {
             .with_context(|| format!("cannot listen for gRPC on {}", config.grpc_addr))?;
         let http = listen(config.http_addr)
             .with_context(|| format!("cannot listen for HTTP on {}", config.http_addr))?;
+        let console = config
+            .console_grpc_addr
+            .map(|addr| {
+                listen(addr)
+                    .and_then(TcpListener::into_std)
+                    .with_context(|| format!("cannot listen for console gRPC on {addr}"))
+            })
+            .transpose()?;
         let redis = config
             .redis_url
             .as_deref()
@@ -90,6 +101,7 @@ impl Application {
             tasks,
             grpc,
             http,
+            console,
             transports,
             redis,
             demo,
@@ -105,6 +117,13 @@ impl Application {
     /// The bound HTTP address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http.local_addr().expect("bound listener")
+    }
+
+    /// The bound console gRPC address, when one is configured.
+    pub fn console_grpc_addr(&self) -> Option<SocketAddr> {
+        self.console
+            .as_ref()
+            .map(|l| l.local_addr().expect("bound listener"))
     }
 
     /// The running central (tests use it to issue tokens).
@@ -129,6 +148,7 @@ impl Application {
             tasks,
             grpc,
             http,
+            console,
             transports,
             redis,
             demo,
@@ -150,6 +170,22 @@ impl Application {
                     .map_err(|e| anyhow::anyhow!("gRPC server failed: {e}"))
             }
         });
+        if let Some(listener) = console {
+            let addr = listener.local_addr()?;
+            let finished = serve_console(
+                listener,
+                central.clone(),
+                config.grpc.clone(),
+                transports.grpc.clone(),
+                shutdown.clone(),
+            )?;
+            tracing::info!(console_grpc_addr = %addr, "console gRPC port serving");
+            servers.spawn(async move {
+                finished
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("console gRPC thread panicked")))
+            });
+        }
         let redis_client = redis.clone();
         let state = samu_http::HttpState {
             central: central.clone(),
@@ -242,6 +278,44 @@ impl Application {
         tracing::info!("central stopped");
         result
     }
+}
+
+/// Serves the gRPC services on the consoles' port from a thread and a
+/// single-threaded runtime of their own, until `shutdown` fires; the
+/// receiver gets the outcome.
+///
+/// Why a thread: on the main runtime a console's call is one task among
+/// thousands of vehicle streams, and after every group commit the
+/// acknowledgements of a whole batch are ready to run before it. On a
+/// thread that sleeps between calls, the operating system runs it as soon
+/// as a call arrives, and the call's tasks never leave that thread.
+fn serve_console(
+    listener: std::net::TcpListener,
+    central: Central,
+    config: samu_grpc::GrpcConfig,
+    transport: samu_tls::Transport,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::sync::oneshot::Receiver<anyhow::Result<()>>> {
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("samu-console".into())
+        .spawn(move || {
+            let served = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the console runtime")
+                .and_then(|runtime| {
+                    runtime.block_on(async move {
+                        let listener = TcpListener::from_std(listener)?;
+                        samu_grpc::serve(listener, central, config, transport, shutdown)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("console gRPC server failed: {e}"))
+                    })
+                });
+            let _ = done.send(served);
+        })
+        .context("cannot start the console gRPC thread")?;
+    Ok(finished)
 }
 
 /// Connections the kernel holds for us before we accept them (capped by

@@ -29,6 +29,11 @@ pub struct Config {
     pub grpc_addr: SocketAddr,
     /// HTTP listen address (`SAMU_HTTP_ADDR`).
     pub http_addr: SocketAddr,
+    /// A second gRPC port for the consoles (`SAMU_CONSOLE_GRPC_ADDR`), off
+    /// by default. It serves the same services from a thread of its own,
+    /// so a dispatcher's nearest-unit query never waits in line behind the
+    /// reports of thousands of vehicle streams on the main port.
+    pub console_grpc_addr: Option<SocketAddr>,
     /// `postgres://…` or `sqlite://…` (`DATABASE_URL`); none means the
     /// embedded SQLite file under `data_dir`.
     pub database_url: Option<String>,
@@ -61,6 +66,7 @@ impl Default for Config {
         Self {
             grpc_addr: ([0, 0, 0, 0], 50051).into(),
             http_addr: ([0, 0, 0, 0], 8080).into(),
+            console_grpc_addr: None,
             database_url: None,
             redis_url: None,
             data_dir: "samu-data".into(),
@@ -158,6 +164,12 @@ impl Config {
         if let Some(v) = get("SAMU_HTTP_ADDR") {
             self.http_addr = addr("SAMU_HTTP_ADDR", v)?;
         }
+        if let Some(v) = get("SAMU_CONSOLE_GRPC_ADDR") {
+            self.console_grpc_addr = match v.as_str() {
+                "" | "off" => None,
+                _ => Some(addr("SAMU_CONSOLE_GRPC_ADDR", v)?),
+            };
+        }
         if let Some(v) = get("DATABASE_URL").filter(|v| !v.is_empty()) {
             self.database_url = Some(v);
         }
@@ -228,6 +240,23 @@ mod tests {
         c.apply_env(|k| (k == "SAMU_GRPC_ADDR").then(|| "127.0.0.1:2".to_owned()))
             .unwrap();
         assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:2");
+    }
+
+    #[test]
+    fn the_console_port_is_off_unless_asked_for() {
+        assert_eq!(Config::default().console_grpc_addr, None);
+        let mut c = Config::from_toml("console_grpc_addr = \"127.0.0.1:3\"\n").unwrap();
+        assert_eq!(c.console_grpc_addr, Some("127.0.0.1:3".parse().unwrap()));
+        c.apply_env(|k| (k == "SAMU_CONSOLE_GRPC_ADDR").then(|| "off".to_owned()))
+            .unwrap();
+        assert_eq!(c.console_grpc_addr, None);
+        c.apply_env(|k| (k == "SAMU_CONSOLE_GRPC_ADDR").then(|| "127.0.0.1:4".to_owned()))
+            .unwrap();
+        assert_eq!(c.console_grpc_addr, Some("127.0.0.1:4".parse().unwrap()));
+        let err = c
+            .apply_env(|k| (k == "SAMU_CONSOLE_GRPC_ADDR").then(|| "port 4".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SAMU_CONSOLE_GRPC_ADDR"), "{err}");
     }
 
     #[test]

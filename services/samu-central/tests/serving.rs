@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 backend_tests! {
     health_readiness_and_metrics => health_readiness_and_metrics;
     grpc_health_and_reflection => grpc_health_and_reflection;
+    the_console_port_serves_the_same_fleet => the_console_port_serves_the_same_fleet;
     wall_gets_a_snapshot_then_deltas => wall_gets_a_snapshot_then_deltas;
     wall_refuses_bad_tokens_and_parameters => wall_refuses_bad_tokens_and_parameters;
 }
@@ -107,6 +108,75 @@ async fn health_readiness_and_metrics(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(ready["redis"], "ok");
+}
+
+/// The consoles' own port answers from the same fleet state as the main
+/// port, checks tokens the same way, and stops with the server.
+async fn the_console_port_serves_the_same_fleet(backend: TestBackend) {
+    let mut app = TestApp::spawn_with(backend, |c| {
+        c.console_grpc_addr = Some("127.0.0.1:0".parse().unwrap())
+    })
+    .await;
+    let console_url = app.console_grpc_url.clone().expect("a console port");
+    assert_ne!(console_url, app.grpc_url);
+    app.seed_central().await;
+    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
+    let mut v = app.vehicle(&token).await.unwrap();
+    assert!(is_ack(
+        &v.report("usb-1", 1, available("usb-1", pb::UnitType::Usb))
+            .await,
+        Kind::Applied
+    ));
+    assert!(is_ack(
+        &v.report("usb-1", 2, position(-19.92, -43.94)).await,
+        Kind::Applied
+    ));
+    let request = |token: &str| {
+        authed(
+            token,
+            pb::NearestUnitsRequest {
+                point: Some(pb::GeoPoint {
+                    latitude: -19.9,
+                    longitude: -43.9,
+                }),
+                types: vec![pb::UnitType::Usb.into()],
+                limit: 1,
+                central_id: String::new(),
+            },
+        )
+    };
+    let channel = tonic::transport::Channel::from_shared(console_url)
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to the console port");
+    let mut console = pb::fleet_client::FleetClient::new(channel);
+    let on_console = console
+        .nearest_units(request(&app.wall_token))
+        .await
+        .expect("nearest on the console port")
+        .into_inner();
+    let on_main = app
+        .fleet()
+        .await
+        .nearest_units(request(&app.wall_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(on_console.units.len(), 1);
+    assert_eq!(on_console, on_main);
+    assert_eq!(on_console.units[0].unit.as_ref().unwrap().unit_id, "usb-1");
+    let refused = console
+        .nearest_units(request("not-a-token"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    // The console thread ends with the server.
+    app.stop().await;
+    assert!(console
+        .nearest_units(request(&app.wall_token))
+        .await
+        .is_err());
 }
 
 async fn grpc_health_and_reflection(backend: TestBackend) {

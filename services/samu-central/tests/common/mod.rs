@@ -23,6 +23,8 @@ pub const BH: &str = "3106200";
 /// A running server.
 pub struct TestApp {
     pub grpc_url: String,
+    /// The consoles' own gRPC port, when the configuration asked for one.
+    pub console_grpc_url: Option<String>,
     pub http_url: String,
     pub http_addr: std::net::SocketAddr,
     pub admin_token: String,
@@ -85,6 +87,7 @@ impl TestApp {
             .await
             .expect("the server builds");
         let grpc_addr = app.grpc_addr();
+        let console_grpc_url = app.console_grpc_addr().map(|a| format!("http://{a}"));
         let http_addr = app.http_addr();
         let central = app.central().clone();
         let admin_token = central
@@ -103,6 +106,7 @@ impl TestApp {
         let handle = tokio::spawn(app.run_until_stopped());
         Self {
             grpc_url: format!("http://{grpc_addr}"),
+            console_grpc_url,
             http_url: format!("http://{http_addr}"),
             http_addr,
             admin_token,
@@ -171,6 +175,9 @@ impl TestApp {
         let mut config = self.config.clone();
         config.grpc_addr = "127.0.0.1:0".parse().unwrap();
         config.http_addr = "127.0.0.1:0".parse().unwrap();
+        if config.console_grpc_addr.is_some() {
+            config.console_grpc_addr = Some("127.0.0.1:0".parse().unwrap());
+        }
         Self::start(config, self.db.clone(), self.data_dir.clone()).await
     }
 
