@@ -7,14 +7,17 @@
 # Starts a throwaway PostgreSQL (with PostGIS, installed from Debian when
 # missing) and Redis, a release samu-central on PostgreSQL, then measures:
 #   ingest   10 000 vehicle streams as fast as acknowledged, stored track checked
-#   latency  10 000 vehicles at 1 Hz + 100 wall clients, nearest queries at 20/s
+#   latency  10 000 vehicles at 1 Hz + 100 wall clients, nearest queries at 20/s,
+#            every wall watching every unit (one central: the worst case)
+#   state    the same load spread over 50 centrals, 2 walls each watching its
+#            own central's 200 units (a state-wide instance)
 #   compare  1 000 concurrent writers: our gRPC ingest vs Redis GEOADD, and
 #            nearest-of-type: ours (gRPC) vs Redis GEOSEARCH vs PostGIS KNN
 #   restart  SIGTERM, start again, time until /readyz answers 200
 # Every figure goes to load-tests/results/<date>/ as JSON lines; the medians
 # and ratios are printed at the end. Tunables: VEHICLES, DURATION, WALLS
-# (of the latency phase), PHASES (a subset of "ingest latency compare peers
-# restart", in that order), PERF=1 (a `perf record` CPU profile of the
+# (of the latency and state phases), CENTRALS (of the state phase), PHASES
+# (a subset of "ingest latency state compare peers restart", in that order), PERF=1 (a `perf record` CPU profile of the
 # server during each load phase, in the results folder; needs Debian's
 # linux-perf).
 set -euo pipefail
@@ -26,7 +29,8 @@ RUNS=${1:-3}
 VEHICLES=${VEHICLES:-10000}
 DURATION=${DURATION:-30}
 WALLS=${WALLS:-100}
-PHASES=${PHASES:-ingest latency compare peers restart}
+CENTRALS=${CENTRALS:-50}
+PHASES=${PHASES:-ingest latency state compare peers restart}
 PERF=${PERF:-0}
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
@@ -63,6 +67,9 @@ psql "$SAMU_TEST_PG_URL" -qc "CREATE DATABASE samu_peers" >/dev/null
 
 GRPC_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT")
 HTTP_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT $GRPC_PORT")
+# The consoles' own gRPC port (console_grpc_addr): the nearest queries are
+# measured there and on the main port, side by side.
+CONSOLE_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT $GRPC_PORT $HTTP_PORT")
 CONFIG="$OUT/samu.toml"
 cat >"$CONFIG" <<TOML
 data_dir = "$OUT/data"
@@ -76,7 +83,8 @@ min_distance_m = 0.0
 TOML
 
 start_server() {
-    DATABASE_URL=$DB_URL SAMU_GRPC_ADDR=127.0.0.1:$GRPC_PORT SAMU_HTTP_ADDR=127.0.0.1:$HTTP_PORT RUST_LOG=warn \
+    DATABASE_URL=$DB_URL SAMU_GRPC_ADDR=127.0.0.1:$GRPC_PORT SAMU_HTTP_ADDR=127.0.0.1:$HTTP_PORT \
+        SAMU_CONSOLE_GRPC_ADDR=127.0.0.1:$CONSOLE_PORT RUST_LOG=warn \
         "$BIN/samu-central" serve --config "$CONFIG" >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
     local t0
@@ -143,7 +151,12 @@ for run in $(seq 1 "$RUNS"); do
     if phase latency; then
         samu_step "run $run/$RUNS: latency, $VEHICLES vehicles at 1 Hz + $WALLS walls"
         load latency --vehicles "$VEHICLES" --walls "$WALLS" --duration "$DURATION" --rate 1 --nearest-rate 20 \
-            --central-id 3199992 | tee -a "$OUT/latency.jsonl"
+            --console-grpc "http://127.0.0.1:$CONSOLE_PORT" --central-id 3199992 | tee -a "$OUT/latency.jsonl"
+    fi
+    if phase state; then
+        samu_step "run $run/$RUNS: state-wide, $VEHICLES vehicles at 1 Hz in $CENTRALS centrals + $WALLS walls"
+        load state --vehicles "$VEHICLES" --walls "$WALLS" --centrals "$CENTRALS" --duration "$DURATION" --rate 1 \
+            --nearest-rate 20 --console-grpc "http://127.0.0.1:$CONSOLE_PORT" --central-id 3190000 | tee -a "$OUT/state.jsonl"
     fi
     if phase compare; then
         samu_step "run $run/$RUNS: 1000 concurrent writers (ours)"
@@ -154,7 +167,7 @@ for run in $(seq 1 "$RUNS"); do
         samu_step "run $run/$RUNS: peers (Redis GEO, PostGIS) and our nearest, same points"
         drain
         "$BIN/samu-peers" --redis "$SAMU_TEST_REDIS_URL" --postgis "$PEERS_URL" \
-            --grpc "http://127.0.0.1:$GRPC_PORT" --token-file "$TOKENS" --central-id 3199991 \
+            --grpc "http://127.0.0.1:$GRPC_PORT" --console-grpc "http://127.0.0.1:$CONSOLE_PORT" --token-file "$TOKENS" --central-id 3199991 \
             --units "$VEHICLES" --clients 1000 --duration 10 | tee -a "$OUT/peers.jsonl"
     fi
     if phase restart; then

@@ -24,15 +24,22 @@ def fmt(v, unit=""):
 def main(folder):
     ingest, latency = lines(folder, "ingest.jsonl"), lines(folder, "latency.jsonl")
     ours, peers = lines(folder, "compare-ours.jsonl"), lines(folder, "peers.jsonl")
-    restart = lines(folder, "restart.jsonl")
+    restart, state = lines(folder, "restart.jsonl"), lines(folder, "state.jsonl")
     print(f"Runs: {len(ingest)} (medians)\n")
     print("| figure | target | median |")
     print("|---|---|---|")
     print(f"| ingest, {ingest[0]['vehicles'] if ingest else '?'} streams, as fast as acknowledged | ≥ 30 000 reports/s | {fmt(median(ingest, 'ingest_per_s'))} reports/s, errors {fmt(median(ingest, 'errors'))} |")
     lost = [r["reports_acked"] - r["vehicles"] - (r.get("stored_track_rows") or 0) for r in ingest if r.get("stored_track_rows") is not None]
     print(f"| acknowledged positions missing from the store | 0 | {lost} |")
-    print(f"| ingest-to-wall latency, 1 Hz + 100 walls | p99 ≤ 150 ms | p50 {fmt(median(latency, 'wall_latency_p50_ms'))} ms, p99 {fmt(median(latency, 'wall_latency_p99_ms'))} ms |")
-    print(f"| nearest through gRPC under that load | p99 ≤ 2 ms | p99 {fmt(median(latency, 'nearest_p99_ms'))} ms |")
+    print(f"| ingest-to-wall latency, 1 Hz + 100 walls, every wall on every unit | p99 ≤ 150 ms | p50 {fmt(median(latency, 'wall_latency_p50_ms'))} ms, p99 {fmt(median(latency, 'wall_latency_p99_ms'))} ms |")
+    print(f"| reports acknowledged per second in that phase (10 000 offered) | | {fmt(median(latency, 'ingest_per_s'))} |")
+    print(f"| nearest through gRPC under that load, main port | p99 ≤ 2 ms | p50 {fmt(median(latency, 'nearest_p50_ms'))} ms, p99 {fmt(median(latency, 'nearest_p99_ms'))} ms |")
+    print(f"| the same, console port (same run) | p99 ≤ 2 ms | p50 {fmt(median(latency, 'nearest_console_p50_ms'))} ms, p99 {fmt(median(latency, 'nearest_console_p99_ms'))} ms |")
+    if state:
+        print(f"| the same load in {state[0].get('centrals', '?')} centrals, each wall on its own central: ingest-to-wall latency | p99 ≤ 150 ms | p50 {fmt(median(state, 'wall_latency_p50_ms'))} ms, p99 {fmt(median(state, 'wall_latency_p99_ms'))} ms |")
+        print(f"| nearest under that load, main port | p99 ≤ 2 ms | p50 {fmt(median(state, 'nearest_p50_ms'))} ms, p99 {fmt(median(state, 'nearest_p99_ms'))} ms |")
+        print(f"| the same, console port | p99 ≤ 2 ms | p50 {fmt(median(state, 'nearest_console_p50_ms'))} ms, p99 {fmt(median(state, 'nearest_console_p99_ms'))} ms |")
+        print(f"| reports acknowledged per second in that phase (10 000 offered) | | {fmt(median(state, 'ingest_per_s'))}, errors {fmt(median(state, 'errors'))} |")
     # Memory from the ingest phase: the first, on a server holding only its
     # own vehicles (later phases start from what earlier ones left).
     print(f"| server memory per connected vehicle (ingest phase) | ≤ 16 KiB | {fmt(median(ingest, 'rss_per_vehicle_kib'))} KiB |")
@@ -40,7 +47,7 @@ def main(folder):
     print()
     print("| where the two cores went (% of one core; machine: % of both) | server | generator | machine busy |")
     print("|---|---|---|---|")
-    for name, rows in (("ingest", ingest), ("latency", latency), ("1 000 writers", ours)):
+    for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), ("1 000 writers", ours)):
         print(f"| {name} | {fmt(median(rows, 'server_cpu_pct'))} | {fmt(median(rows, 'generator_cpu_pct'))} | {fmt(median(rows, 'machine_busy_pct'))} |")
     print()
     ours_ingest, redis_ingest = median(ours, "ingest_per_s"), median(peers, "redis_geoadd_per_s")
@@ -48,15 +55,16 @@ def main(folder):
     print("|---|---|---|---|")
     if ours_ingest and redis_ingest:
         print(f"| updates/s, 1 000 concurrent clients, no pipelining | {fmt(ours_ingest)} | Redis GEOADD {fmt(redis_ingest)} | {ours_ingest / redis_ingest:.2f} |")
-    for peer, key in (("Redis GEOSEARCH", "redis_geosearch_p99_ms"), ("PostGIS KNN", "postgis_knn_p99_ms")):
-        o, p = median(peers, "samu_nearest_p99_ms"), median(peers, key)
-        if o and p:
-            print(f"| nearest k=5 p99 (ms) | {fmt(o)} | {peer} {fmt(p)} | {o / p:.2f} |")
-            o50, p50 = median(peers, "samu_nearest_p50_ms"), median(peers, key.replace("p99", "p50"))
-            if o50 and p50:
-                print(f"| nearest k=5 p50 (ms) | {fmt(o50)} | {peer} {fmt(p50)} | {o50 / p50:.2f} |")
-        else:
-            print(f"| nearest k=5 p99 (ms) | {fmt(o)} | {peer}: {next((r.get('postgis') for r in peers if r.get('postgis')), 'n/a')} | n/a |")
+    for port, prefix in (("main port", "samu_"), ("console port", "samu_console_")):
+        for peer, key in (("Redis GEOSEARCH", "redis_geosearch_p99_ms"), ("PostGIS KNN", "postgis_knn_p99_ms")):
+            o, p = median(peers, f"{prefix}nearest_p99_ms"), median(peers, key)
+            if o and p:
+                print(f"| nearest k=5 p99 (ms), {port} | {fmt(o)} | {peer} {fmt(p)} | {o / p:.2f} |")
+                o50, p50 = median(peers, f"{prefix}nearest_p50_ms"), median(peers, key.replace("p99", "p50"))
+                if o50 and p50:
+                    print(f"| nearest k=5 p50 (ms), {port} | {fmt(o50)} | {peer} {fmt(p50)} | {o50 / p50:.2f} |")
+            elif o:
+                print(f"| nearest k=5 p99 (ms), {port} | {fmt(o)} | {peer}: {next((r.get('postgis') for r in peers if r.get('postgis')), 'n/a')} | n/a |")
 
 
 if __name__ == "__main__":

@@ -43,9 +43,20 @@ pub struct Args {
     /// Nearest-unit queries per second (0: none).
     #[arg(long, default_value_t = 20.0)]
     pub nearest_rate: f64,
+    /// The server's console gRPC port (`console_grpc_addr`), e.g.
+    /// http://127.0.0.1:50052: the same nearest queries, at the same rate,
+    /// go there too, side by side with those on `--grpc`.
+    #[arg(long)]
+    pub console_grpc: Option<String>,
     /// IBGE-like id of the central the run creates (7 digits, state 11..53).
     #[arg(long, default_value = "3199990")]
     pub central_id: String,
+    /// Centrals the run spreads its units and walls over (unit i and wall
+    /// i belong to central i mod N), with consecutive ids from
+    /// `--central-id`: a state-wide instance, each wall watching its own
+    /// central. 1 puts every unit under every wall (the worst case).
+    #[arg(long, default_value_t = 1)]
+    pub centrals: usize,
     /// Vehicles sharing one HTTP/2 connection (1: one connection each, as
     /// real vehicle apps).
     #[arg(long, default_value_t = 1)]

@@ -30,6 +30,8 @@ pub struct Summary {
     pub vehicles: usize,
     /// Wall clients.
     pub walls: usize,
+    /// Centrals the units and walls were spread over.
+    pub centrals: usize,
     /// Seconds measured.
     pub duration_s: f64,
     /// Reports handed to the vehicle links (whole run).
@@ -52,6 +54,15 @@ pub struct Summary {
     pub nearest_p50_ms: f64,
     /// Nearest-unit queries made.
     pub nearest_queries: u64,
+    /// The same queries on the console port (`--console-grpc`), median.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nearest_console_p50_ms: Option<f64>,
+    /// The same queries on the console port, 99th percentile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nearest_console_p99_ms: Option<f64>,
+    /// Queries made on the console port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nearest_console_queries: Option<u64>,
     /// Unit views received by the walls during the measured window.
     pub wall_updates: u64,
     /// Server resident memory once the units existed, before the streams.
@@ -153,13 +164,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         .connect()
         .await
         .with_context(|| format!("cannot reach {}", args.grpc))?;
-    let units = setup::create(
-        admin_channel.clone(),
-        &admin,
-        &args.central_id,
-        args.vehicles,
-    )
-    .await?;
+    let centrals = setup::central_ids(&args.central_id, args.centrals)?;
+    let units = setup::create(admin_channel.clone(), &admin, &centrals, args.vehicles).await?;
     let pid = args.server_pid.or_else(process::find_server);
     let rss_start = pid.and_then(process::rss_kib).unwrap_or(0);
 
@@ -174,63 +180,32 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         .http
         .replacen("http://", "ws://", 1)
         .replacen("https://", "wss://", 1);
+    // The clients that measure (the sampled walls, the nearest queries) run
+    // on a thread and runtime of their own: on the generator's runtime their
+    // reads would queue behind 10 000 vehicle tasks, and the figures would
+    // carry the generator's own scheduling delay instead of the server's.
+    let probes = Probes::start()?;
+    let mut probe_tasks = Vec::new();
     for wall_no in 0..args.walls {
         let measures = wall_no < args.measured_walls.max(1);
-        let url = format!("{ws_base}/ws/wall?token={wall}&central={}", args.central_id);
-        let (shutdown, measuring, latency, updates, errors) = (
+        let url = format!(
+            "{ws_base}/ws/wall?token={wall}&central={}",
+            centrals[wall_no % centrals.len()]
+        );
+        let client = wall_client(
+            url,
+            measures,
             shutdown.clone(),
             measuring.clone(),
             wall_latency.clone(),
             wall_updates.clone(),
             wall_errors.clone(),
         );
-        tasks.spawn(async move {
-            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
-                errors.fetch_add(1, Ordering::Relaxed);
-                return;
-            };
-            loop {
-                let message = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    m = socket.next() => m,
-                };
-                let Some(Ok(message)) = message else {
-                    if !shutdown.is_cancelled() {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    return;
-                };
-                let Message::Text(text) = message else {
-                    continue;
-                };
-                if !measures || !measuring.load(Ordering::Relaxed) {
-                    continue;
-                }
-                let Ok(frame) = serde_json::from_str::<WallFrame<'_>>(&text) else {
-                    continue;
-                };
-                if frame.kind != "delta" {
-                    continue;
-                }
-                let now = chrono::Utc::now();
-                let mut h = latency.lock().unwrap_or_else(|e| e.into_inner());
-                for unit in &frame.units {
-                    let Some(fix) = unit
-                        .fix_at
-                        .as_deref()
-                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                    else {
-                        continue;
-                    };
-                    let micros = (now - fix.with_timezone(&chrono::Utc))
-                        .num_microseconds()
-                        .unwrap_or(0)
-                        .max(0);
-                    let _ = h.record(micros as u64);
-                    updates.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
+        if measures {
+            probe_tasks.push(probes.spawn(client));
+        } else {
+            tasks.spawn(client);
+        }
     }
 
     // Vehicles: one link each, over connections of `vehicles_per_connection`.
@@ -323,60 +298,27 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let nearest_latency = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
-    let nearest_errors = Arc::new(AtomicU64::new(0));
-    let nearest_count = Arc::new(AtomicU64::new(0));
+    // The nearest queries: on the main port, and with `--console-grpc` the
+    // same queries at the same rate on the console port, side by side.
+    let nearest = NearestFigures::new()?;
+    let console_nearest = NearestFigures::new()?;
     if args.nearest_rate > 0.0 {
-        let (latency, errors, count, shutdown) = (
-            nearest_latency.clone(),
-            nearest_errors.clone(),
-            nearest_count.clone(),
-            shutdown.clone(),
-        );
-        let (mut fleet, wall, central, rate) = (
-            FleetClient::new(admin_channel.clone()),
-            wall.clone(),
-            args.central_id.clone(),
-            args.nearest_rate,
-        );
-        tasks.spawn(async move {
-            let mut rng = StdRng::seed_from_u64(99);
-            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = ticker.tick() => {}
-                }
-                let point = pb::GeoPoint {
-                    latitude: setup::CENTRE.0 + rng.random_range(-0.25..0.25),
-                    longitude: setup::CENTRE.1 + rng.random_range(-0.25..0.25),
-                };
-                let Ok(request) = setup::authed(
-                    &wall,
-                    pb::NearestUnitsRequest {
-                        point: Some(point),
-                        types: vec![pb::UnitType::Usb.into()],
-                        limit: 5,
-                        central_id: central.clone(),
-                    },
-                ) else {
-                    continue;
-                };
-                let started = Instant::now();
-                match fleet.nearest_units(request).await {
-                    Ok(_) => {
-                        let _ = latency
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .record(started.elapsed().as_micros() as u64);
-                        count.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        });
+        let mut targets = vec![(endpoint.clone(), nearest.clone())];
+        if let Some(url) = &args.console_grpc {
+            let console = Endpoint::from_shared(url.clone())
+                .with_context(|| format!("bad --console-grpc {url}"))?;
+            targets.push((console, console_nearest.clone()));
+        }
+        for (endpoint, figures) in targets {
+            let query = NearestProbe {
+                endpoint,
+                token: wall.clone(),
+                central: centrals[0].clone(),
+                rate: args.nearest_rate,
+                figures,
+            };
+            probe_tasks.push(probes.spawn(query.run(shutdown.clone())));
+        }
     }
 
     let cpu_start = pid.and_then(process::cpu_ticks);
@@ -399,8 +341,12 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(15), async {
         while tasks.join_next().await.is_some() {}
+        for task in probe_tasks {
+            let _ = task.await;
+        }
     })
     .await;
+    probes.stop();
 
     let sum = |f: fn(&LinkStats) -> &AtomicU64| {
         stats
@@ -412,19 +358,19 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let reconnects = sum(|s| &s.reconnects);
     let stored_track_rows = match &args.database_url {
         None => None,
-        Some(url) => Some(count_track(url, &args.central_id, first_seq).await?),
+        Some(url) => Some(count_track(url, &centrals, first_seq).await?),
     };
     let wall_latency = wall_latency
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let nearest_latency = nearest_latency
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let nearest_latency = nearest.histogram();
+    let console_latency = console_nearest.histogram();
+    let console = args.console_grpc.is_some() && args.nearest_rate > 0.0;
     Ok(Summary {
         vehicles: units.len(),
         walls: args.walls,
+        centrals: centrals.len(),
         duration_s: (elapsed * 100.0).round() / 100.0,
         reports_sent: sum(|s| &s.sent),
         reports_acked: sum(|s| &s.acked),
@@ -435,10 +381,14 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         server_rss_mib: (rss_end as f64 / 1024.0 * 10.0).round() / 10.0,
         errors: rejected
             + reconnects
-            + nearest_errors.load(Ordering::Relaxed)
+            + nearest.errors.load(Ordering::Relaxed)
+            + console_nearest.errors.load(Ordering::Relaxed)
             + wall_errors.load(Ordering::Relaxed),
         nearest_p50_ms: ms(&nearest_latency, 0.5),
-        nearest_queries: nearest_count.load(Ordering::Relaxed),
+        nearest_queries: nearest.count.load(Ordering::Relaxed),
+        nearest_console_p50_ms: console.then(|| ms(&console_latency, 0.5)),
+        nearest_console_p99_ms: console.then(|| ms(&console_latency, 0.99)),
+        nearest_console_queries: console.then(|| console_nearest.count.load(Ordering::Relaxed)),
         wall_updates: wall_updates.load(Ordering::Relaxed),
         server_rss_start_mib: (rss_start as f64 / 1024.0 * 10.0).round() / 10.0,
         rss_per_vehicle_kib: if units.is_empty() {
@@ -460,20 +410,207 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     })
 }
 
+/// A thread running a current-thread runtime for the measuring clients.
+struct Probes {
+    runtime: tokio::runtime::Handle,
+    stop: CancellationToken,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Probes {
+    fn start() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot build the probes' runtime")?;
+        let handle = runtime.handle().clone();
+        let stop = CancellationToken::new();
+        let until = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("samu-load-probes".into())
+            .spawn(move || runtime.block_on(until.cancelled()))
+            .context("cannot start the probes' thread")?;
+        Ok(Self {
+            runtime: handle,
+            stop,
+            thread,
+        })
+    }
+
+    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<()>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.runtime.spawn(task)
+    }
+
+    /// Ends the thread; tasks still running are dropped with its runtime.
+    fn stop(self) {
+        self.stop.cancel();
+        let _ = self.thread.join();
+    }
+}
+
+/// A wall client: reads every frame; a measuring one times each unit's
+/// fix against the frame's arrival while `measuring` is set.
+async fn wall_client(
+    url: String,
+    measures: bool,
+    shutdown: CancellationToken,
+    measuring: Arc<AtomicBool>,
+    latency: Arc<Mutex<Histogram<u64>>>,
+    updates: Arc<AtomicU64>,
+    errors: Arc<AtomicU64>,
+) {
+    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
+        errors.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            m = socket.next() => m,
+        };
+        let Some(Ok(message)) = message else {
+            if !shutdown.is_cancelled() {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        };
+        let Message::Text(text) = message else {
+            continue;
+        };
+        if !measures || !measuring.load(Ordering::Relaxed) {
+            continue;
+        }
+        let Ok(frame) = serde_json::from_str::<WallFrame<'_>>(&text) else {
+            continue;
+        };
+        if frame.kind != "delta" {
+            continue;
+        }
+        let now = chrono::Utc::now();
+        let mut h = latency.lock().unwrap_or_else(|e| e.into_inner());
+        for unit in &frame.units {
+            let Some(fix) = unit
+                .fix_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            else {
+                continue;
+            };
+            let micros = (now - fix.with_timezone(&chrono::Utc))
+                .num_microseconds()
+                .unwrap_or(0)
+                .max(0);
+            let _ = h.record(micros as u64);
+            updates.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What one nearest probe measured.
+#[derive(Clone)]
+struct NearestFigures {
+    latency: Arc<Mutex<Histogram<u64>>>,
+    errors: Arc<AtomicU64>,
+    count: Arc<AtomicU64>,
+}
+
+impl NearestFigures {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            latency: Arc::new(Mutex::new(Histogram::<u64>::new(3)?)),
+            errors: Arc::new(AtomicU64::new(0)),
+            count: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    fn histogram(&self) -> Histogram<u64> {
+        self.latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Nearest-unit queries at a steady rate over a connection of their own.
+struct NearestProbe {
+    endpoint: Endpoint,
+    token: String,
+    central: String,
+    rate: f64,
+    figures: NearestFigures,
+}
+
+impl NearestProbe {
+    async fn run(self, shutdown: CancellationToken) {
+        // Connected from this runtime, so the channel's tasks run here too.
+        let Ok(channel) = self.endpoint.clone().tcp_nodelay(true).connect().await else {
+            self.figures.errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut fleet = FleetClient::new(channel);
+        let mut rng = StdRng::seed_from_u64(99);
+        let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / self.rate));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let point = pb::GeoPoint {
+                latitude: setup::CENTRE.0 + rng.random_range(-0.25..0.25),
+                longitude: setup::CENTRE.1 + rng.random_range(-0.25..0.25),
+            };
+            let Ok(request) = setup::authed(
+                &self.token,
+                pb::NearestUnitsRequest {
+                    point: Some(point),
+                    types: vec![pb::UnitType::Usb.into()],
+                    limit: 5,
+                    central_id: self.central.clone(),
+                },
+            ) else {
+                continue;
+            };
+            let started = Instant::now();
+            match fleet.nearest_units(request).await {
+                Ok(_) => {
+                    let _ = self
+                        .figures
+                        .latency
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .record(started.elapsed().as_micros() as u64);
+                    self.figures.count.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    self.figures.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
 /// Track rows stored for this run's reports: its units, from its first
-/// sequence number on (earlier runs on the same central started lower).
-async fn count_track(url: &str, central: &str, first_seq: u64) -> anyhow::Result<u64> {
+/// sequence number on (earlier runs on the same centrals started lower).
+async fn count_track(url: &str, centrals: &[String], first_seq: u64) -> anyhow::Result<u64> {
     use sqlx::{Connection, Row};
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url)
         .await
         .context("cannot open --database-url")?;
-    let n: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM unit_positions WHERE unit_id LIKE $1 AND seq >= $2")
-            .bind(format!("load-{central}-%"))
-            .bind(i64::try_from(first_seq).unwrap_or(i64::MAX))
-            .fetch_one(&mut conn)
-            .await?
-            .try_get("n")?;
-    Ok(u64::try_from(n).unwrap_or(0))
+    let mut total = 0;
+    for central in centrals {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM unit_positions WHERE unit_id LIKE $1 AND seq >= $2",
+        )
+        .bind(format!("load-{central}-%"))
+        .bind(i64::try_from(first_seq).unwrap_or(i64::MAX))
+        .fetch_one(&mut conn)
+        .await?
+        .try_get("n")?;
+        total += u64::try_from(n).unwrap_or(0);
+    }
+    Ok(total)
 }

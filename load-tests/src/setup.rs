@@ -1,4 +1,4 @@
-//! The registry a run needs: its own central, one base, N units, their
+//! The registry a run needs: its own centrals, a base each, N units, their
 //! device tokens, all through the admin API.
 
 use std::{future::Future, time::Duration};
@@ -17,6 +17,8 @@ pub const CENTRE: (f64, f64) = (-19.92, -43.94);
 pub struct LoadUnit {
     /// Its id.
     pub id: String,
+    /// Its central.
+    pub central: String,
     /// Its type.
     pub unit_type: pb::UnitType,
     /// Its device token.
@@ -71,46 +73,70 @@ pub fn type_of(i: usize) -> pb::UnitType {
     }
 }
 
-/// Creates the central, base and `n` units with their device tokens.
+/// `n` consecutive central ids from `first` (an IBGE-like 7-digit id).
+///
+/// # Errors
+/// `first` is not 7 digits, or the last id would not be.
+pub fn central_ids(first: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let start: u32 = first
+        .parse()
+        .ok()
+        .filter(|_| first.len() == 7)
+        .with_context(|| format!("--central-id {first}: not a 7-digit id"))?;
+    (0..n.max(1))
+        .map(|k| {
+            let id = u32::try_from(k)
+                .ok()
+                .and_then(|k| start.checked_add(k))
+                .filter(|id| *id <= 5_399_999)
+                .with_context(|| format!("{n} centrals from {first} run past 5399999"))?;
+            Ok(id.to_string())
+        })
+        .collect()
+}
+
+/// Creates the centrals, a base each and `n` units (unit i under central
+/// i mod the number of centrals) with their device tokens.
 ///
 /// # Errors
 /// The admin API refused a call (wrong token, bad central id) or failed.
 pub async fn create(
     channel: Channel,
     admin_token: &str,
-    central_id: &str,
+    centrals: &[String],
     n: usize,
 ) -> anyhow::Result<Vec<LoadUnit>> {
     let mut admin = AdminClient::new(channel.clone());
-    admin
-        .upsert_central(authed(
-            admin_token,
-            pb::Central {
-                id: central_id.into(),
-                name: "Central de carga (samu-load)".into(),
-                time_zone: String::new(),
-                population: 1_000_000,
-                ..Default::default()
-            },
-        )?)
-        .await
-        .context("creating the load central (is the admin token right?)")?;
-    let base_id = format!("{central_id}-load-base");
-    admin
-        .upsert_base(authed(
-            admin_token,
-            pb::Base {
-                id: base_id.clone(),
-                central_id: central_id.into(),
-                name: "Base de carga".into(),
-                location: Some(pb::GeoPoint {
-                    latitude: CENTRE.0,
-                    longitude: CENTRE.1,
-                }),
-            },
-        )?)
-        .await
-        .context("creating the load base")?;
+    for (k, central_id) in centrals.iter().enumerate() {
+        admin
+            .upsert_central(authed(
+                admin_token,
+                pb::Central {
+                    id: central_id.clone(),
+                    name: format!("Central de carga {} (samu-load)", k + 1),
+                    time_zone: String::new(),
+                    population: 1_000_000,
+                    ..Default::default()
+                },
+            )?)
+            .await
+            .context("creating a load central (is the admin token right?)")?;
+        admin
+            .upsert_base(authed(
+                admin_token,
+                pb::Base {
+                    id: format!("{central_id}-load-base"),
+                    central_id: central_id.clone(),
+                    name: "Base de carga".into(),
+                    location: Some(pb::GeoPoint {
+                        latitude: CENTRE.0,
+                        longitude: CENTRE.1,
+                    }),
+                },
+            )?)
+            .await
+            .context("creating a load base")?;
+    }
     let mut rng = StdRng::seed_from_u64(n as u64);
     let starts: Vec<(f64, f64)> = (0..n)
         .map(|_| {
@@ -123,13 +149,14 @@ pub async fn create(
     stream::iter(0..n)
         .map(|i| {
             let admin = admin.clone();
-            let (base_id, start) = (base_id.clone(), starts[i]);
+            let (central_id, start) = (centrals[i % centrals.len()].clone(), starts[i]);
             async move {
+                let base_id = format!("{central_id}-load-base");
                 let id = format!("load-{central_id}-{i:05}");
                 let unit_type = type_of(i);
                 let unit = pb::Unit {
                     id: id.clone(),
-                    central_id: central_id.into(),
+                    central_id: central_id.clone(),
                     r#type: unit_type.into(),
                     base_id,
                     label: format!("L{i:05}"),
@@ -159,6 +186,7 @@ pub async fn create(
                 .token;
                 Ok::<_, anyhow::Error>(LoadUnit {
                     id,
+                    central: central_id,
                     unit_type,
                     token,
                     start,

@@ -11,6 +11,7 @@ async fn a_short_run_reports_every_figure() {
     let mut config = samu_central::config::Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
+        console_grpc_addr: Some("127.0.0.1:0".parse().unwrap()),
         database_url: Some(db.url.clone()),
         data_dir: dir.display().to_string(),
         ..Default::default()
@@ -43,6 +44,7 @@ async fn a_short_run_reports_every_figure() {
         format!("http://{}", app.grpc_addr()),
         format!("http://{}", app.http_addr()),
     );
+    let console_grpc = app.console_grpc_addr().map(|a| format!("http://{a}"));
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
 
@@ -57,7 +59,9 @@ async fn a_short_run_reports_every_figure() {
         rate: 5.0,
         window: 8,
         nearest_rate: 20.0,
+        console_grpc,
         central_id: "3199990".into(),
+        centrals: 2,
         vehicles_per_connection: 4,
         server_pid: Some(std::process::id()),
         database_url: Some(db.url.clone()),
@@ -85,6 +89,8 @@ async fn a_short_run_reports_every_figure() {
     assert!(summary.reports_acked >= 20 * 5, "{json}");
     assert!(summary.ingest_per_s > 0.0, "{json}");
     assert!(summary.nearest_queries > 0, "{json}");
+    assert!(summary.nearest_console_queries.unwrap() > 0, "{json}");
+    assert!(summary.nearest_console_p99_ms.unwrap() > 0.0, "{json}");
     assert!(summary.wall_updates > 0, "{json}");
     assert!(summary.server_rss_mib > 0.0, "{json}");
     // Nothing lost: every acknowledged position is in the store (acks

@@ -36,6 +36,10 @@ struct Args {
     /// samu-central gRPC address, to measure its nearest query the same way.
     #[arg(long)]
     grpc: Option<String>,
+    /// samu-central's console gRPC port (`console_grpc_addr`): the same
+    /// queries there too.
+    #[arg(long)]
+    console_grpc: Option<String>,
     /// Token file with a `wall` or `admin` token, with `--grpc`.
     #[arg(long)]
     token_file: Option<std::path::PathBuf>,
@@ -77,11 +81,29 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// The writers run on a multi-threaded runtime, as many clients would; the
+/// sequential queries of every system run on one current-thread runtime,
+/// each over a connection opened there, so no system's client pays
+/// cross-thread wake-ups the others do not.
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let writers = tokio::runtime::Runtime::new()?;
+    let queries = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let key = format!("samu:peer:{}:USB", std::process::id());
+    let mut out = writers.block_on(redis_writers(&args, &key))?;
+    queries.block_on(sequential_queries(&args, &key, &mut out))?;
+    println!("{}", serde_json::Value::Object(out));
+    Ok(())
+}
+
+/// Loads the units into Redis and measures concurrent `GEOADD`s.
+async fn redis_writers(
+    args: &Args,
+    key: &str,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let units = points(args.units, args.units as u64);
-    let queries = points(args.queries, 99);
     let mut out = serde_json::Map::new();
     out.insert("units".into(), json!(args.units));
     out.insert("clients".into(), json!(args.clients));
@@ -93,11 +115,10 @@ async fn main() -> anyhow::Result<()> {
         .get_multiplexed_async_connection()
         .await
         .context("cannot reach Redis")?;
-    let key = format!("samu:peer:{}:USB", std::process::id());
-    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+    let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;
     for chunk in units.chunks(1000).enumerate() {
         let mut cmd = redis::cmd("GEOADD");
-        cmd.arg(&key);
+        cmd.arg(key);
         for (i, (lat, lon)) in chunk.1.iter().enumerate() {
             cmd.arg(lon)
                 .arg(lat)
@@ -116,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = started + Duration::from_secs(args.duration);
     let mut writers = Vec::new();
     for (c, mut conn) in connections.into_iter().enumerate() {
-        let (ops, key) = (ops.clone(), key.clone());
+        let (ops, key) = (ops.clone(), key.to_owned());
         let mine: Vec<(usize, (f64, f64))> = units
             .iter()
             .copied()
@@ -153,11 +174,26 @@ async fn main() -> anyhow::Result<()> {
         "redis_geoadd_per_s".into(),
         json!((ops.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()).round()),
     );
+    Ok(out)
+}
+
+/// The same nearest queries, one at a time, against each system.
+async fn sequential_queries(
+    args: &Args,
+    key: &str,
+    out: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    let units = points(args.units, args.units as u64);
+    let queries = points(args.queries, 99);
+    let mut conn = redis::Client::open(args.redis.as_str())?
+        .get_multiplexed_async_connection()
+        .await
+        .context("cannot reach Redis")?;
     let mut h = Histogram::<u64>::new(3)?;
     for (lat, lon) in &queries {
         let t = Instant::now();
         let found: Vec<String> = redis::cmd("GEOSEARCH")
-            .arg(&key)
+            .arg(key)
             .arg("FROMLONLAT")
             .arg(lon)
             .arg(lat)
@@ -178,7 +214,7 @@ async fn main() -> anyhow::Result<()> {
     }
     out.insert("redis_geosearch_p50_ms".into(), json!(ms(&h, 0.5)));
     out.insert("redis_geosearch_p99_ms".into(), json!(ms(&h, 0.99)));
-    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+    let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;
 
     // PostGIS.
     match &args.postgis {
@@ -205,37 +241,55 @@ async fn main() -> anyhow::Result<()> {
             .or(tokens["admin"].as_str())
             .context("no wall/admin token")?
             .to_owned();
-        let channel = tonic::transport::Endpoint::from_shared(grpc.clone())?
-            .connect()
-            .await?;
-        let mut fleet = samu_proto::v1::fleet_client::FleetClient::new(channel);
-        let mut h = Histogram::<u64>::new(3)?;
-        for (lat, lon) in &queries {
-            let request = samu_load::setup::authed(
-                &token,
-                samu_proto::v1::NearestUnitsRequest {
-                    point: Some(samu_proto::v1::GeoPoint {
-                        latitude: *lat,
-                        longitude: *lon,
-                    }),
-                    types: vec![samu_proto::v1::UnitType::Usb.into()],
-                    limit: args.k as u32,
-                    central_id: args.central_id.clone(),
-                },
-            )?;
-            let t = Instant::now();
-            let found = fleet.nearest_units(request).await?.into_inner();
-            h.record(t.elapsed().as_micros() as u64)?;
-            anyhow::ensure!(
-                !found.units.is_empty(),
-                "samu-central found no unit: run samu-load first"
-            );
-        }
+        let h = samu_queries(grpc, &token, &queries, args).await?;
         out.insert("samu_nearest_p50_ms".into(), json!(ms(&h, 0.5)));
         out.insert("samu_nearest_p99_ms".into(), json!(ms(&h, 0.99)));
+        if let Some(console) = &args.console_grpc {
+            let h = samu_queries(console, &token, &queries, args).await?;
+            out.insert("samu_console_nearest_p50_ms".into(), json!(ms(&h, 0.5)));
+            out.insert("samu_console_nearest_p99_ms".into(), json!(ms(&h, 0.99)));
+        }
     }
-    println!("{}", serde_json::Value::Object(out));
     Ok(())
+}
+
+/// Our nearest query at each of `queries`, one after the other over one
+/// connection to `grpc`: the round trips' histogram, in microseconds.
+async fn samu_queries(
+    grpc: &str,
+    token: &str,
+    queries: &[(f64, f64)],
+    args: &Args,
+) -> anyhow::Result<Histogram<u64>> {
+    let channel = tonic::transport::Endpoint::from_shared(grpc.to_owned())?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {grpc}"))?;
+    let mut fleet = samu_proto::v1::fleet_client::FleetClient::new(channel);
+    let mut h = Histogram::<u64>::new(3)?;
+    for (lat, lon) in queries {
+        let request = samu_load::setup::authed(
+            token,
+            samu_proto::v1::NearestUnitsRequest {
+                point: Some(samu_proto::v1::GeoPoint {
+                    latitude: *lat,
+                    longitude: *lon,
+                }),
+                types: vec![samu_proto::v1::UnitType::Usb.into()],
+                limit: args.k as u32,
+                central_id: args.central_id.clone(),
+            },
+        )?;
+        let t = Instant::now();
+        let found = fleet.nearest_units(request).await?.into_inner();
+        h.record(t.elapsed().as_micros() as u64)?;
+        anyhow::ensure!(
+            !found.units.is_empty(),
+            "samu-central found no unit: run samu-load first"
+        );
+    }
+    Ok(h)
 }
 
 async fn postgis(
