@@ -2,10 +2,10 @@
 //!
 //! The first frame is a snapshot; then, every tick (50 ms by default), one
 //! delta with the units that changed since the previous frame, each at its
-//! latest state. One encoder task per filter ([`WallHubs`]) builds and
-//! serialises each tick's delta once; each client has its own task that
-//! subscribes to its filter's encoded frames *before* reading the snapshot,
-//! so nothing falls between the two.
+//! latest state. One encoder task ([`WallHubs`]) takes each tick's changes,
+//! sorts them by filter, and serialises each filter's delta once; each
+//! client has its own task that subscribes to its filter's encoded frames
+//! *before* reading the snapshot, so nothing falls between the two.
 //!
 //! A client that cannot keep up never slows anyone else: the broadcast does
 //! not wait for it, and when it falls behind by more than the broadcast's
@@ -17,7 +17,7 @@ use std::{
     collections::{BTreeMap, HashMap},
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
     },
     time::Duration,
 };
@@ -28,7 +28,10 @@ use futures::{SinkExt, StreamExt};
 use samu_domain::{CentralId, UnitId};
 use samu_runtime::{Central, FleetEvent, UnitView, WallOccurrence};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, broadcast::error::RecvError};
+use tokio::sync::{
+    broadcast,
+    broadcast::error::{RecvError, TryRecvError},
+};
 use tokio_util::sync::CancellationToken;
 
 /// Settings of the wall feed.
@@ -159,28 +162,36 @@ enum End {
     Shutdown,
 }
 
-/// The shared encoders of the feed: one task per filter (every central, or
-/// one central) coalesces the changes of each tick and serialises the delta
-/// **once**; every client of that filter forwards the same bytes. With a
-/// hundred walls, a tick costs one serialisation instead of a hundred.
+/// The shared encoder of the feed: one task takes the changes of each tick
+/// at once, sorts them by filter (every central, or one central), and
+/// serialises each filter's delta **once**; every client of that filter
+/// forwards the same bytes. With a hundred walls, a tick costs one
+/// serialisation per filter instead of one per wall.
 ///
-/// Snapshots come from the hub too: a client that connects, or that fell
-/// behind, asks its hub for one and the hub encodes it at its next tick,
-/// once for every client waiting, in order with the deltas. A hundred walls
-/// resynchronising together cost one snapshot, not a hundred (a snapshot of
-/// 10 000 units is megabytes of JSON: encoded per client, they starved the
-/// very ingest the walls were behind on).
+/// One task for every filter, draining the feed once a tick: with a task
+/// per filter woken for every change, fifty centrals' walls cost fifty
+/// wake-ups and fifty copies of each of 10 000 changes a second, and the
+/// hubs fell behind the feed (load-tests' state phase).
+///
+/// Snapshots come from the encoder too: a client that connects, or that
+/// fell behind, asks its filter's hub for one and the encoder writes it at
+/// its next tick, once for every client waiting, in order with the deltas.
+/// A hundred walls resynchronising together cost one snapshot, not a
+/// hundred (a snapshot of 10 000 units is megabytes of JSON: encoded per
+/// client, they starved the very ingest the walls were behind on).
 #[derive(Debug, Clone, Default)]
 pub struct WallHubs {
     hubs: Arc<Mutex<HashMap<Option<CentralId>, Hub>>>,
+    /// Set when the encoder task starts, with the first hub.
+    encoder: Arc<OnceLock<()>>,
 }
 
 /// One filter's hub, as its clients see it.
 #[derive(Debug, Clone)]
 struct Hub {
     frames: broadcast::Sender<Encoded>,
-    /// Set by a client that needs a snapshot; the hub clears it when it
-    /// sends one.
+    /// Set by a client that needs a snapshot; the encoder clears it when
+    /// it sends one.
     wants_snapshot: Arc<AtomicBool>,
 }
 
@@ -198,7 +209,7 @@ enum Kind {
     Delta,
     /// For the clients waiting for one; the others skip it.
     Snapshot,
-    /// The hub itself lost changes: every client takes it.
+    /// The encoder itself lost changes: every client takes it.
     SnapshotForAll,
 }
 
@@ -207,7 +218,7 @@ enum Kind {
 const HUB_CAPACITY: usize = 128;
 
 impl WallHubs {
-    /// `filter`'s hub, starting it on first use.
+    /// `filter`'s hub, starting the encoder on first use.
     fn hub(
         &self,
         central: &Central,
@@ -215,24 +226,21 @@ impl WallHubs {
         config: &WallConfig,
         shutdown: &CancellationToken,
     ) -> Hub {
+        self.encoder.get_or_init(|| {
+            tokio::spawn(run_encoder(
+                central.clone(),
+                self.hubs.clone(),
+                Duration::from_millis(config.tick_ms.max(10)),
+                shutdown.clone(),
+            ));
+        });
         let mut hubs = self.hubs.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(hub) = hubs.get(&filter.cloned()) {
-            return hub.clone();
-        }
-        let (frames, _) = broadcast::channel(HUB_CAPACITY);
-        let hub = Hub {
-            frames,
-            wants_snapshot: Arc::new(AtomicBool::new(false)),
-        };
-        hubs.insert(filter.cloned(), hub.clone());
-        tokio::spawn(run_hub(
-            central.clone(),
-            filter.cloned(),
-            hub.clone(),
-            Duration::from_millis(config.tick_ms.max(10)),
-            shutdown.clone(),
-        ));
-        hub
+        hubs.entry(filter.cloned())
+            .or_insert_with(|| Hub {
+                frames: broadcast::channel(HUB_CAPACITY).0,
+                wants_snapshot: Arc::new(AtomicBool::new(false)),
+            })
+            .clone()
     }
 }
 
@@ -245,82 +253,156 @@ fn encode(frame: &WallFrame) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(frame).expect("wall frames serialize"))
 }
 
-/// One filter's encoder: listens to every change, and each tick sends one
-/// serialised delta to every client of the filter, then a snapshot when a
-/// client asked for one.
-async fn run_hub(
+/// One filter's changes since its last delta, each at its latest state.
+#[derive(Debug, Default)]
+struct Pending {
+    units: BTreeMap<UnitId, UnitView>,
+    figures: serde_json::Map<String, serde_json::Value>,
+    occurrences: BTreeMap<String, WallOccurrence>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.units.is_empty() && self.figures.is_empty() && self.occurrences.is_empty()
+    }
+
+    fn take(&mut self, event: FleetEvent) {
+        match event {
+            FleetEvent::Unit(view) => {
+                self.units.insert(view.id.clone(), view);
+            }
+            FleetEvent::Occurrence(summary) => {
+                self.occurrences
+                    .insert(summary.id.to_string(), WallOccurrence::from(&*summary));
+            }
+            FleetEvent::Indicators { central, figures } => {
+                self.figures.insert(central.to_string(), figures);
+            }
+            FleetEvent::CentralStatus { .. } => {}
+        }
+    }
+
+    fn delta(&mut self) -> WallFrame {
+        WallFrame::Delta {
+            at: Utc::now(),
+            units: std::mem::take(&mut self.units).into_values().collect(),
+            occurrences: std::mem::take(&mut self.occurrences)
+                .into_values()
+                .collect(),
+            indicators: std::mem::take(&mut self.figures),
+        }
+    }
+}
+
+/// The central an event belongs to; none for what walls never see.
+fn central_of(event: &FleetEvent) -> Option<&CentralId> {
+    match event {
+        FleetEvent::Unit(view) => Some(&view.central),
+        FleetEvent::Occurrence(summary) => Some(&summary.central),
+        FleetEvent::Indicators { central, .. } => Some(central),
+        FleetEvent::CentralStatus { .. } => None,
+    }
+}
+
+/// The encoder: each tick, takes every change since the last one from the
+/// feed, hands each to the hubs of its central and of the whole state, and
+/// sends each hub's delta, then a snapshot to the hubs a client asked one of.
+async fn run_encoder(
     central: Central,
-    filter: Option<CentralId>,
-    hub: Hub,
+    hubs: Arc<Mutex<HashMap<Option<CentralId>, Hub>>>,
     tick: Duration,
     shutdown: CancellationToken,
 ) {
-    let filter = filter.as_ref();
     let mut changes = central.subscribe();
-    let mut units: BTreeMap<UnitId, UnitView> = BTreeMap::new();
-    let mut figures = serde_json::Map::new();
-    let mut occurrences: BTreeMap<String, WallOccurrence> = BTreeMap::new();
+    let mut by_central: HashMap<CentralId, Pending> = HashMap::new();
+    let mut whole_state = Pending::default();
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            change = changes.recv() => match change {
-                Ok(FleetEvent::Unit(view)) => {
-                    if filter.is_none_or(|c| c == &view.central) {
-                        units.insert(view.id.clone(), view);
+            _ = ticker.tick() => {}
+        }
+        let current: Vec<(Option<CentralId>, Hub)> = hubs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(filter, hub)| (filter.clone(), hub.clone()))
+            .collect();
+        let mut has_whole_state = false;
+        for (filter, _) in &current {
+            match filter {
+                Some(id) => {
+                    by_central.entry(id.clone()).or_default();
+                }
+                None => has_whole_state = true,
+            }
+        }
+        let mut lagged = false;
+        loop {
+            match changes.try_recv() {
+                Ok(event) => {
+                    let Some(id) = central_of(&event) else {
+                        continue;
+                    };
+                    match (by_central.get_mut(id), has_whole_state) {
+                        (Some(own), true) => {
+                            own.take(event.clone());
+                            whole_state.take(event);
+                        }
+                        (Some(own), false) => own.take(event),
+                        (None, true) => whole_state.take(event),
+                        (None, false) => {}
                     }
                 }
-                Ok(FleetEvent::Occurrence(summary)) => {
-                    if filter.is_none_or(|c| c == &summary.central) {
-                        occurrences.insert(summary.id.to_string(), WallOccurrence::from(&*summary));
-                    }
-                }
-                Ok(FleetEvent::Indicators { central: id, figures: f }) => {
-                    if filter.is_none_or(|c| c == &id) {
-                        figures.insert(id.to_string(), f);
-                    }
-                }
-                Ok(FleetEvent::CentralStatus { .. }) => {}
-                Err(RecvError::Lagged(missed)) => {
-                    // The hub itself fell behind: start again from now, and
-                    // every client of the filter gets the same fresh snapshot.
-                    tracing::warn!(missed, "wall hub lagged; sending a snapshot");
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "wall encoder lagged; sending snapshots");
                     metrics::counter!("samu_wall_resyncs_total", "who" => "hub").increment(1);
                     changes = changes.resubscribe();
-                    units.clear();
-                    figures.clear();
-                    occurrences.clear();
-                    // Every client takes this one, in sync or not.
-                    hub.wants_snapshot.store(false, Ordering::Release);
+                    lagged = true;
+                    break;
+                }
+                Err(TryRecvError::Closed) => return,
+            }
+        }
+        if lagged {
+            // Start again from now: every client of every filter takes the
+            // same fresh snapshot, in sync or not.
+            by_central
+                .values_mut()
+                .for_each(|p| *p = Pending::default());
+            whole_state = Pending::default();
+            for (filter, hub) in &current {
+                hub.wants_snapshot.store(false, Ordering::Release);
+                let _ = hub.frames.send(Encoded {
+                    kind: Kind::SnapshotForAll,
+                    bytes: encode(&snapshot(&central, filter.as_ref())),
+                });
+            }
+            continue;
+        }
+        for (filter, hub) in &current {
+            let pending = match filter {
+                Some(id) => by_central.get_mut(id),
+                None => Some(&mut whole_state),
+            };
+            if let Some(pending) = pending.filter(|p| !p.is_empty()) {
+                let delta = pending.delta();
+                if hub.frames.receiver_count() > 0 {
                     let _ = hub.frames.send(Encoded {
-                        kind: Kind::SnapshotForAll,
-                        bytes: encode(&snapshot(&central, filter)),
+                        kind: Kind::Delta,
+                        bytes: encode(&delta),
                     });
                 }
-                Err(RecvError::Closed) => return,
-            },
-            _ = ticker.tick() => {
-                let pending = !(units.is_empty() && figures.is_empty() && occurrences.is_empty());
-                if pending {
-                    let delta = WallFrame::Delta {
-                        at: Utc::now(),
-                        units: std::mem::take(&mut units).into_values().collect(),
-                        occurrences: std::mem::take(&mut occurrences).into_values().collect(),
-                        indicators: std::mem::take(&mut figures),
-                    };
-                    if hub.frames.receiver_count() > 0 {
-                        let _ = hub.frames.send(Encoded { kind: Kind::Delta, bytes: encode(&delta) });
-                    }
-                }
-                // After the delta: the snapshot reads the fleet now, so it
-                // holds everything the delta had.
-                if hub.wants_snapshot.swap(false, Ordering::AcqRel) {
-                    let _ = hub.frames.send(Encoded {
-                        kind: Kind::Snapshot,
-                        bytes: encode(&snapshot(&central, filter)),
-                    });
-                }
+            }
+            // After the delta: the snapshot reads the fleet now, so it holds
+            // everything the delta had.
+            if hub.wants_snapshot.swap(false, Ordering::AcqRel) {
+                let _ = hub.frames.send(Encoded {
+                    kind: Kind::Snapshot,
+                    bytes: encode(&snapshot(&central, filter.as_ref())),
+                });
             }
         }
     }
