@@ -58,6 +58,14 @@ impl FleetState {
         types.sort();
         types.dedup();
         for unit_type in types {
+            // With a central, no more than its dispatchable units of the
+            // type can be found: stop there (at once when it has none).
+            let available = query
+                .central
+                .map_or(usize::MAX, |c| self.dispatchable_count(c, unit_type));
+            if available == 0 {
+                continue;
+            }
             let mut taken = 0usize;
             let mut last_d2 = f64::NEG_INFINITY;
             for (entry, d2) in
@@ -75,6 +83,9 @@ impl FleetState {
                 candidates.push((d2, entry.data));
                 taken += 1;
                 last_d2 = d2;
+                if taken == available {
+                    break;
+                }
             }
         }
         candidates.sort_by(|a, b| {
@@ -108,7 +119,13 @@ impl FleetState {
             return;
         }
         let tree = type_slot(unit.record.unit_type);
-        if let Some(old) = unit.indexed {
+        let indexed = unit.indexed;
+        match (indexed, wanted) {
+            (None, Some(_)) => self.count(slot, true),
+            (Some(_), None) => self.count(slot, false),
+            _ => {}
+        }
+        if let Some(old) = indexed {
             self.index[tree].remove(&IndexEntry::new(old, slot));
         }
         if let Some(new) = wanted {
@@ -117,14 +134,23 @@ impl FleetState {
         self.units[slot].indexed = wanted;
     }
 
-    /// Takes the unit out of its tree (before its type changes).
+    /// Takes the unit out of its tree, before its type or central changes.
     pub(crate) fn unindex(&mut self, slot: usize) {
         if let Some(old) = self.units[slot].indexed.take() {
-            for tree in &mut self.index {
-                if tree.remove(&IndexEntry::new(old, slot)).is_some() {
-                    break;
-                }
-            }
+            self.count(slot, false);
+            let tree = type_slot(self.units[slot].record.unit_type);
+            self.index[tree].remove(&IndexEntry::new(old, slot));
+        }
+    }
+
+    /// Counts the unit in or out of its central's dispatchable units.
+    fn count(&mut self, slot: usize, dispatchable: bool) {
+        let record = &self.units[slot].record;
+        let tree = type_slot(record.unit_type);
+        if dispatchable {
+            self.dispatchable.entry(record.central.clone()).or_default()[tree] += 1;
+        } else if let Some(counts) = self.dispatchable.get_mut(&record.central) {
+            counts[tree] = counts[tree].saturating_sub(1);
         }
     }
 }

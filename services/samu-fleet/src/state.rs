@@ -151,6 +151,10 @@ pub struct FleetState {
     pub(crate) by_id: HashMap<UnitId, usize>,
     /// One R-tree per unit type, over unit vectors of dispatchable units.
     pub(crate) index: [RTree<IndexEntry>; 6],
+    /// Dispatchable units per central and type (what the trees hold): a
+    /// query for one central stops its walk once it has them all, instead
+    /// of walking the whole state's tree for a central with few or none.
+    pub(crate) dispatchable: HashMap<CentralId, [usize; 6]>,
 }
 
 impl FleetState {
@@ -161,7 +165,15 @@ impl FleetState {
             units: Vec::new(),
             by_id: HashMap::new(),
             index: Default::default(),
+            dispatchable: HashMap::new(),
         }
+    }
+
+    /// Dispatchable units of `unit_type` in `central` right now.
+    pub fn dispatchable_count(&self, central: &CentralId, unit_type: UnitType) -> usize {
+        self.dispatchable
+            .get(central)
+            .map_or(0, |counts| counts[type_slot(unit_type)])
     }
 
     /// The settings in force.
@@ -205,6 +217,8 @@ impl FleetState {
     /// and no signal until its app reports.
     pub fn upsert_unit(&mut self, record: UnitRecord, now: DateTime<Utc>) {
         if let Some(&slot) = self.by_id.get(&record.id) {
+            // Out of the index under its old type and central first.
+            self.unindex(slot);
             let unit = &mut self.units[slot];
             unit.record = record;
             unit.retired = false;
@@ -212,7 +226,6 @@ impl FleetState {
                 .config
                 .crew_rules
                 .check(unit.record.unit_type, &unit.crew);
-            self.unindex(slot);
             self.reindex(slot);
             return;
         }

@@ -552,6 +552,78 @@ fn nearest_orders_by_distance_filters_and_limits() {
     assert!((first.eta_s - expected * 1.4 / (40.0 / 3.6)).abs() < 0.01);
 }
 
+/// The per-central counts that end a central's walk early follow every
+/// way a unit enters or leaves dispatch, and a change of central.
+#[test]
+fn dispatchable_counts_follow_status_retirement_and_central() {
+    let mut fleet = fleet_with(&[
+        ("usa-1", BH, UnitType::Usa),
+        ("usa-2", BH, UnitType::Usa),
+        ("usb-1", CONTAGEM, UnitType::Usb),
+    ]);
+    let (bh, contagem) = (
+        CentralId::parse("c", BH).unwrap(),
+        CentralId::parse("c", CONTAGEM).unwrap(),
+    );
+    assert_eq!(fleet.dispatchable_count(&bh, UnitType::Usa), 0);
+    make_ready(&mut fleet, "usa-1", UnitType::Usa, 1, -19.92, -43.94);
+    make_ready(&mut fleet, "usa-2", UnitType::Usa, 1, -19.93, -43.95);
+    make_ready(&mut fleet, "usb-1", UnitType::Usb, 1, -19.93, -44.05);
+    assert_eq!(fleet.dispatchable_count(&bh, UnitType::Usa), 2);
+    assert_eq!(fleet.dispatchable_count(&contagem, UnitType::Usb), 1);
+    // A moving unit stays counted once.
+    fleet
+        .apply_position(
+            &uid("usa-1"),
+            10,
+            fix(t0() + secs(5), -19.921, -43.941),
+            t0() + secs(5),
+        )
+        .unwrap();
+    assert_eq!(fleet.dispatchable_count(&bh, UnitType::Usa), 2);
+    // Busy: out of dispatch.
+    fleet
+        .apply_crew_status(
+            &uid("usa-2"),
+            11,
+            report(
+                t0() + secs(6),
+                UnitStatus::EnRoute,
+                full_crew(UnitType::Usa),
+            ),
+            t0() + secs(6),
+        )
+        .unwrap();
+    assert_eq!(fleet.dispatchable_count(&bh, UnitType::Usa), 1);
+    fn only(fleet: &FleetState, central: &CentralId, t: UnitType) -> Vec<String> {
+        fleet
+            .nearest(&NearestQuery {
+                central: Some(central),
+                ..query(&[t], 5)
+            })
+            .iter()
+            .map(|n| n.unit.record.id.to_string())
+            .collect()
+    }
+    assert_eq!(only(&fleet, &bh, UnitType::Usa), ["usa-1"]);
+    assert!(only(&fleet, &contagem, UnitType::Usa).is_empty());
+    // usa-1 moves to Contagem's registry: counted there, not in BH.
+    fleet.upsert_unit(
+        UnitRecord {
+            central: contagem.clone(),
+            ..fleet.unit(&uid("usa-1")).unwrap().record.clone()
+        },
+        t0() + secs(7),
+    );
+    assert_eq!(fleet.dispatchable_count(&bh, UnitType::Usa), 0);
+    assert_eq!(fleet.dispatchable_count(&contagem, UnitType::Usa), 1);
+    assert_eq!(only(&fleet, &contagem, UnitType::Usa), ["usa-1"]);
+    assert!(only(&fleet, &bh, UnitType::Usa).is_empty());
+    fleet.retire_unit(&uid("usa-1"));
+    assert_eq!(fleet.dispatchable_count(&contagem, UnitType::Usa), 0);
+    assert!(only(&fleet, &contagem, UnitType::Usa).is_empty());
+}
+
 #[test]
 fn nearest_breaks_ties_by_unit_id() {
     let mut fleet = fleet_with(&[
