@@ -153,7 +153,9 @@ pub async fn create(
             async move {
                 let base_id = format!("{central_id}-load-base");
                 let id = format!("load-{central_id}-{i:05}");
-                let unit_type = type_of(i);
+                // Every central gets the whole mix: `i / centrals`, as unit
+                // i goes to central `i % centrals`.
+                let unit_type = type_of(i / centrals.len());
                 let unit = pb::Unit {
                     id: id.clone(),
                     central_id: central_id.clone(),
