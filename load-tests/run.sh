@@ -110,16 +110,17 @@ TOKENS="$OUT/tokens.json"
 printf '{"admin": "%s", "wall": "%s"}\n' "$ADMIN" "$WALL" >"$TOKENS"
 start_server
 
-# Waits until the server's write queue is empty, so one phase's backlog
-# never runs into the next phase's measurements.
+# Waits until the server's write queue and local spool are empty, so one
+# phase's backlog never runs into the next phase's measurements.
 drain() {
-    local i
+    local i body
     for i in $(seq 1 600); do
-        curl -fs "http://127.0.0.1:$HTTP_PORT/readyz" | grep -q '"write_backlog":0' && return 0
+        body=$(curl -s "http://127.0.0.1:$HTTP_PORT/readyz" || true)
+        case "$body" in *'"write_backlog":0'*'"spooled_batches":0'* | *'"spooled_batches":0'*'"write_backlog":0'*) return 0 ;; esac
         sleep 0.5
         : "$i"
     done
-    samu_warn "the write queue did not drain within 5 minutes"
+    samu_warn "the write queue and spool did not drain within 5 minutes"
 }
 
 # `load NAME ARGS…`: one samu-load run, profiled with PERF=1.

@@ -83,6 +83,11 @@ pub struct Summary {
     pub reconnects: u64,
     /// Track rows stored for the run's units (with `--database-url`).
     pub stored_track_rows: Option<u64>,
+    /// Whether the server's write queue and local spool were empty when the
+    /// track was counted (acknowledged reports may wait in the spool while
+    /// the store is slow; they are counted once flushed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_track_settled: Option<bool>,
 }
 
 /// What the generator reads of a wall frame: its type and each unit's fix
@@ -356,9 +361,15 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     };
     let rejected = sum(|s| &s.rejected);
     let reconnects = sum(|s| &s.reconnects);
-    let stored_track_rows = match &args.database_url {
-        None => None,
-        Some(url) => Some(count_track(url, &centrals, first_seq).await?),
+    let (stored_track_rows, stored_track_settled) = match &args.database_url {
+        None => (None, None),
+        Some(url) => {
+            let settled = settle(&args.http, Duration::from_secs(180)).await;
+            (
+                Some(count_track(url, &centrals, first_seq).await?),
+                Some(settled),
+            )
+        }
     };
     let wall_latency = wall_latency
         .lock()
@@ -407,6 +418,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         rejected,
         reconnects,
         stored_track_rows,
+        stored_track_settled,
     })
 }
 
@@ -589,6 +601,35 @@ impl NearestProbe {
                 }
             }
         }
+    }
+}
+
+/// Waits, up to `limit`, until the server's `/readyz` says its write queue
+/// and its local spool are empty: every acknowledged report is then in the
+/// store. False when they were not by then.
+async fn settle(http: &str, limit: Duration) -> bool {
+    let client = reqwest::Client::new();
+    let url = format!("{}/readyz", http.trim_end_matches('/'));
+    let deadline = Instant::now() + limit;
+    loop {
+        let ready: Option<serde_json::Value> = match client.get(&url).send().await {
+            Ok(response) => response.json().await.ok(),
+            Err(_) => None,
+        };
+        let settled = ready.is_some_and(|r| {
+            r["write_backlog"].as_u64() == Some(0)
+                && r["spool"]["spooled_batches"].as_u64() == Some(0)
+        });
+        if settled {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "samu-load: the server's writes did not settle in {limit:?}; counting anyway"
+            );
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

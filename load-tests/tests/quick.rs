@@ -95,6 +95,7 @@ async fn a_short_run_reports_every_figure() {
     assert!(summary.server_rss_mib > 0.0, "{json}");
     // Nothing lost: every acknowledged position is in the store (acks
     // include one crew report per vehicle).
+    assert_eq!(summary.stored_track_settled, Some(true), "{json}");
     let stored = summary.stored_track_rows.unwrap();
     assert!(
         stored + 20 >= summary.reports_acked,
