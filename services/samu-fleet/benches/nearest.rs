@@ -259,6 +259,43 @@ fn bench_nearest(c: &mut Criterion) {
     group.finish();
 }
 
+/// Queries for one central's units at 10 000 units over the 50 centrals,
+/// beside the same query for the whole state: a central that has them, and
+/// one that has none (all out), whose walk the dispatchable counts end at
+/// once instead of visiting every USA of the state.
+fn bench_nearest_of_central(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let queries: Vec<GeoPoint> = (0..QUERIES).map(|_| random_point(&mut rng)).collect();
+    let (fleet, _) = build_fleet(10_000, SEED ^ 10_000);
+    let with_units = CentralId::parse("central_id", "3100000").expect("valid IBGE code");
+    let without = CentralId::parse("central_id", "3199999").expect("valid IBGE code");
+    assert!(fleet.dispatchable_count(&with_units, UnitType::Usa) >= K);
+    assert_eq!(fleet.dispatchable_count(&without, UnitType::Usa), 0);
+    let mut group = c.benchmark_group("nearest_of_central_usa_k5");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for (name, central) in [
+        ("whole_state", None),
+        ("central_with_units", Some(&with_units)),
+        ("central_without", Some(&without)),
+    ] {
+        group.bench_function(BenchmarkId::new(name, 10_000), |b| {
+            let mut q = 0usize;
+            b.iter(|| {
+                let point = queries[q % QUERIES];
+                q += 1;
+                fleet.nearest(&NearestQuery {
+                    central,
+                    ..query(black_box(point))
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
 /// Per-query timings at 10 000 units, for the p99 the load-test table asks
 /// for (criterion reports the distribution of sample means, not of single
 /// queries). Each query is timed on its own with `Instant`, whose ~25 ns
@@ -384,6 +421,7 @@ fn bench_apply_position(c: &mut Criterion) {
 fn benches() {
     let mut criterion = Criterion::default().configure_from_args();
     bench_nearest(&mut criterion);
+    bench_nearest_of_central(&mut criterion);
     nearest_percentiles();
     bench_apply_position(&mut criterion);
 }

@@ -1,7 +1,8 @@
 //! Nearest available units of a type.
 //!
 //! Each unit type has an R-tree over the unit vectors (points on the unit
-//! sphere) of its dispatchable units. Chord length on the sphere is monotonic
+//! sphere) of its dispatchable units, for the whole state and for each
+//! central. Chord length on the sphere is monotonic
 //! in great-circle distance, so the tree's Euclidean nearest-neighbour walk
 //! returns units in exact great-circle order, with no projection error near
 //! the poles or the antimeridian. A unit enters or leaves its tree whenever
@@ -58,34 +59,25 @@ impl FleetState {
         types.sort();
         types.dedup();
         for unit_type in types {
-            // With a central, no more than its dispatchable units of the
-            // type can be found: stop there (at once when it has none).
-            let available = query
-                .central
-                .map_or(usize::MAX, |c| self.dispatchable_count(c, unit_type));
-            if available == 0 {
-                continue;
-            }
-            let mut taken = 0usize;
+            let tree = match query.central {
+                None => &self.index[type_slot(unit_type)],
+                Some(central) => match self.central_index.get(central) {
+                    Some(trees) => &trees[type_slot(unit_type)],
+                    None => continue,
+                },
+            };
             let mut last_d2 = f64::NEG_INFINITY;
-            for (entry, d2) in
-                self.index[type_slot(unit_type)].nearest_neighbor_iter_with_distance_2(&target)
+            for (taken, (entry, d2)) in tree
+                .nearest_neighbor_iter_with_distance_2(&target)
+                .enumerate()
             {
                 // Keep walking past `limit` only through exact ties, so the
                 // id order among equally distant units is respected.
                 if taken >= limit && d2 > last_d2 {
                     break;
                 }
-                let unit = &self.units[entry.data];
-                if query.central.is_some_and(|c| c != &unit.record.central) {
-                    continue;
-                }
                 candidates.push((d2, entry.data));
-                taken += 1;
                 last_d2 = d2;
-                if taken == available {
-                    break;
-                }
             }
         }
         candidates.sort_by(|a, b| {
@@ -107,8 +99,9 @@ impl FleetState {
             .collect()
     }
 
-    /// Puts the unit in its type's tree, at its current position, when it is
-    /// dispatchable; takes it out otherwise.
+    /// Puts the unit in its type's trees (the state's and its central's),
+    /// at its current position, when it is dispatchable; takes it out
+    /// otherwise.
     pub(crate) fn reindex(&mut self, slot: usize) {
         let unit = &self.units[slot];
         let wanted = unit
@@ -119,38 +112,30 @@ impl FleetState {
             return;
         }
         let tree = type_slot(unit.record.unit_type);
-        let indexed = unit.indexed;
-        match (indexed, wanted) {
-            (None, Some(_)) => self.count(slot, true),
-            (Some(_), None) => self.count(slot, false),
-            _ => {}
-        }
-        if let Some(old) = indexed {
+        let central = self
+            .central_index
+            .entry(unit.record.central.clone())
+            .or_default();
+        if let Some(old) = unit.indexed {
             self.index[tree].remove(&IndexEntry::new(old, slot));
+            central[tree].remove(&IndexEntry::new(old, slot));
         }
         if let Some(new) = wanted {
             self.index[tree].insert(IndexEntry::new(new, slot));
+            central[tree].insert(IndexEntry::new(new, slot));
         }
         self.units[slot].indexed = wanted;
     }
 
-    /// Takes the unit out of its tree, before its type or central changes.
+    /// Takes the unit out of its trees, before its type or central changes.
     pub(crate) fn unindex(&mut self, slot: usize) {
         if let Some(old) = self.units[slot].indexed.take() {
-            self.count(slot, false);
-            let tree = type_slot(self.units[slot].record.unit_type);
+            let record = &self.units[slot].record;
+            let tree = type_slot(record.unit_type);
             self.index[tree].remove(&IndexEntry::new(old, slot));
-        }
-    }
-
-    /// Counts the unit in or out of its central's dispatchable units.
-    fn count(&mut self, slot: usize, dispatchable: bool) {
-        let record = &self.units[slot].record;
-        let tree = type_slot(record.unit_type);
-        if dispatchable {
-            self.dispatchable.entry(record.central.clone()).or_default()[tree] += 1;
-        } else if let Some(counts) = self.dispatchable.get_mut(&record.central) {
-            counts[tree] = counts[tree].saturating_sub(1);
+            if let Some(central) = self.central_index.get_mut(&record.central) {
+                central[tree].remove(&IndexEntry::new(old, slot));
+            }
         }
     }
 }

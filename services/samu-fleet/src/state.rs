@@ -151,10 +151,10 @@ pub struct FleetState {
     pub(crate) by_id: HashMap<UnitId, usize>,
     /// One R-tree per unit type, over unit vectors of dispatchable units.
     pub(crate) index: [RTree<IndexEntry>; 6],
-    /// Dispatchable units per central and type (what the trees hold): a
-    /// query for one central stops its walk once it has them all, instead
-    /// of walking the whole state's tree for a central with few or none.
-    pub(crate) dispatchable: HashMap<CentralId, [usize; 6]>,
+    /// The same per central: a query for one central walks its own
+    /// central's tree, not the whole state's filtered (with fifty centrals,
+    /// fifty times the entries, and all of them for a central with none).
+    pub(crate) central_index: HashMap<CentralId, [RTree<IndexEntry>; 6]>,
 }
 
 impl FleetState {
@@ -165,15 +165,15 @@ impl FleetState {
             units: Vec::new(),
             by_id: HashMap::new(),
             index: Default::default(),
-            dispatchable: HashMap::new(),
+            central_index: HashMap::new(),
         }
     }
 
     /// Dispatchable units of `unit_type` in `central` right now.
     pub fn dispatchable_count(&self, central: &CentralId, unit_type: UnitType) -> usize {
-        self.dispatchable
+        self.central_index
             .get(central)
-            .map_or(0, |counts| counts[type_slot(unit_type)])
+            .map_or(0, |trees| trees[type_slot(unit_type)].size())
     }
 
     /// The settings in force.
