@@ -112,10 +112,15 @@ impl FleetState {
             return;
         }
         let tree = type_slot(unit.record.unit_type);
+        // A central's trees are made once: a move, the hot path, copies no id.
+        if !self.central_index.contains_key(&unit.record.central) {
+            self.central_index
+                .insert(unit.record.central.clone(), Default::default());
+        }
         let central = self
             .central_index
-            .entry(unit.record.central.clone())
-            .or_default();
+            .get_mut(&unit.record.central)
+            .expect("inserted above");
         if let Some(old) = unit.indexed {
             self.index[tree].remove(&IndexEntry::new(old, slot));
             central[tree].remove(&IndexEntry::new(old, slot));

@@ -552,8 +552,8 @@ fn nearest_orders_by_distance_filters_and_limits() {
     assert!((first.eta_s - expected * 1.4 / (40.0 / 3.6)).abs() < 0.01);
 }
 
-/// The per-central counts that end a central's walk early follow every
-/// way a unit enters or leaves dispatch, and a change of central.
+/// A central's own trees (their sizes are its dispatchable counts) follow
+/// every way a unit enters or leaves dispatch, and a change of central.
 #[test]
 fn dispatchable_counts_follow_status_retirement_and_central() {
     let mut fleet = fleet_with(&[

@@ -332,9 +332,11 @@ async fn run_encoder(
         let mut has_whole_state = false;
         for (filter, _) in &current {
             match filter {
-                Some(id) => {
-                    by_central.entry(id.clone()).or_default();
+                // Once per central, not a copy of its id every tick.
+                Some(id) if !by_central.contains_key(id) => {
+                    by_central.insert(id.clone(), Pending::default());
                 }
+                Some(_) => {}
                 None => has_whole_state = true,
             }
         }
