@@ -48,15 +48,7 @@ async fn positions_drive_the_nearest_unit_answer(backend: TestBackend) {
     let answer = fleet
         .nearest_units(authed(
             &app.wall_token,
-            pb::NearestUnitsRequest {
-                point: Some(pb::GeoPoint {
-                    latitude: -19.9191,
-                    longitude: -43.9386,
-                }),
-                types: vec![pb::UnitType::Usa.into()],
-                limit: 5,
-                central_id: BH.into(),
-            },
+            nearest_request(-19.9191, -43.9386, &[pb::UnitType::Usa], 5, BH),
         ))
         .await
         .unwrap()
@@ -89,15 +81,13 @@ async fn positions_drive_the_nearest_unit_answer(backend: TestBackend) {
     let both = fleet
         .nearest_units(authed(
             &app.wall_token,
-            pb::NearestUnitsRequest {
-                point: Some(pb::GeoPoint {
-                    latitude: -19.9191,
-                    longitude: -43.9386,
-                }),
-                types: vec![pb::UnitType::Usa.into(), pb::UnitType::Usb.into()],
-                limit: 1,
-                central_id: String::new(),
-            },
+            nearest_request(
+                -19.9191,
+                -43.9386,
+                &[pb::UnitType::Usa, pb::UnitType::Usb],
+                1,
+                "",
+            ),
         ))
         .await
         .unwrap()
@@ -107,15 +97,7 @@ async fn positions_drive_the_nearest_unit_answer(backend: TestBackend) {
     let none = fleet
         .nearest_units(authed(
             &app.wall_token,
-            pb::NearestUnitsRequest {
-                point: Some(pb::GeoPoint {
-                    latitude: -19.9191,
-                    longitude: -43.9386,
-                }),
-                types: vec![pb::UnitType::Moto.into()],
-                limit: 0,
-                central_id: String::new(),
-            },
+            nearest_request(-19.9191, -43.9386, &[pb::UnitType::Moto], 0, ""),
         ))
         .await
         .unwrap()

@@ -55,15 +55,7 @@ async fn a_restart_restores_the_hot_state(backend: TestBackend) {
         .await
         .nearest_units(authed(
             &app.wall_token,
-            pb::NearestUnitsRequest {
-                point: Some(pb::GeoPoint {
-                    latitude: -19.9,
-                    longitude: -43.9,
-                }),
-                types: vec![pb::UnitType::Usa.into()],
-                limit: 1,
-                central_id: BH.into(),
-            },
+            nearest_request(-19.9, -43.9, &[pb::UnitType::Usa], 1, BH),
         ))
         .await
         .unwrap()

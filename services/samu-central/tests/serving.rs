@@ -47,15 +47,7 @@ async fn health_readiness_and_metrics(backend: TestBackend) {
         .await
         .nearest_units(authed(
             &app.wall_token,
-            pb::NearestUnitsRequest {
-                point: Some(pb::GeoPoint {
-                    latitude: -19.9,
-                    longitude: -43.9,
-                }),
-                types: vec![pb::UnitType::Usb.into()],
-                limit: 1,
-                central_id: String::new(),
-            },
+            nearest_request(-19.9, -43.9, &[pb::UnitType::Usb], 1, ""),
         ))
         .await
         .unwrap();
@@ -134,15 +126,7 @@ async fn the_console_port_serves_the_same_fleet(backend: TestBackend) {
     let request = |token: &str| {
         authed(
             token,
-            pb::NearestUnitsRequest {
-                point: Some(pb::GeoPoint {
-                    latitude: -19.9,
-                    longitude: -43.9,
-                }),
-                types: vec![pb::UnitType::Usb.into()],
-                limit: 1,
-                central_id: String::new(),
-            },
+            nearest_request(-19.9, -43.9, &[pb::UnitType::Usb], 1, ""),
         )
     };
     let channel = tonic::transport::Channel::from_shared(console_url)

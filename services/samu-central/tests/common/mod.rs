@@ -324,6 +324,26 @@ impl Vehicle {
     }
 }
 
+/// A nearest-units question at a point, for `types`; `central` empty asks
+/// the whole state.
+pub fn nearest_request(
+    latitude: f64,
+    longitude: f64,
+    types: &[pb::UnitType],
+    limit: u32,
+    central: &str,
+) -> pb::NearestUnitsRequest {
+    pb::NearestUnitsRequest {
+        point: Some(pb::GeoPoint {
+            latitude,
+            longitude,
+        }),
+        types: types.iter().map(|t| (*t).into()).collect(),
+        limit,
+        central_id: central.into(),
+    }
+}
+
 pub fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(
