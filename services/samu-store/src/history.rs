@@ -331,10 +331,10 @@ impl Store {
             .bind(recordset(&rows.events)?)
             .bind(recordset(&rows.live)?);
         if batch.crew_changes.is_empty() {
-            query.execute(self.pool()).await?;
+            query.execute(self.batch_pool()).await?;
             return Ok(());
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.batch_pool().begin().await?;
         query.execute(&mut *tx).await?;
         for (unit, change) in &batch.crew_changes {
             write_crew_change(&mut tx, unit, change).await?;
@@ -349,7 +349,7 @@ impl Store {
         rows: &BatchRecords<'_>,
         batch: &WriteBatch,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.batch_pool().begin().await?;
         insert_chunked(
             &mut tx,
             POSITIONS,

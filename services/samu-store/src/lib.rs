@@ -120,6 +120,12 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write batches go: on PostgreSQL a pool of one connection of
+    /// their own, on SQLite the shared pool. The writer sends one batch at
+    /// a time anyway, and a connection's send buffer grows to the largest
+    /// message it sent and keeps that size: batches through the shared
+    /// pool left every one of its connections holding a few MiB.
+    batches: AnyPool,
     backend: Backend,
 }
 
@@ -169,9 +175,20 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(Self { pool, backend })
+        let batches = match backend {
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy_with(options),
+            Backend::Sqlite => pool.clone(),
+        };
+        Ok(Self {
+            pool,
+            batches,
+            backend,
+        })
     }
 
     /// The database behind the store.
@@ -199,11 +216,17 @@ impl Store {
 
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
+        self.batches.close().await;
         self.pool.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool of [`write_batch`](Store::write_batch).
+    pub(crate) fn batch_pool(&self) -> &AnyPool {
+        &self.batches
     }
 }
 
