@@ -4,6 +4,7 @@ use std::{collections::HashMap, sync::RwLock};
 
 use chrono::Utc;
 use samu_store::{credentials::token_hash, Credential};
+use tokio_util::sync::CancellationToken;
 
 use crate::central::Central;
 
@@ -20,9 +21,8 @@ pub enum AuthError {
 }
 
 /// Active credentials, indexed by token hash (to authenticate a call) and by
-/// id (every open stream checks its credential every few seconds, so that
-/// check must not scan the whole set). Both indexes live under one lock and
-/// are replaced wholesale on refresh.
+/// id (to revoke one, and to tell open streams theirs was). The indexes live
+/// under one lock and are replaced wholesale on refresh.
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
     index: RwLock<Index>,
@@ -39,6 +39,12 @@ struct Index {
     local: HashMap<String, u64>,
     /// Insertions so far.
     inserted: u64,
+    /// Credential id → the signal its open streams wait on, cancelled when
+    /// the credential leaves the set (revoked here, or gone from the
+    /// store's active set at a refresh). A stream waits on it instead of
+    /// polling: 10 000 streams checking every two seconds were 5 000
+    /// wake-ups a second for nothing.
+    revocations: HashMap<String, CancellationToken>,
 }
 
 impl Index {
@@ -82,6 +88,13 @@ impl CredentialCache {
             }
         }
         next.inserted = index.inserted;
+        for (id, revoked) in std::mem::take(&mut index.revocations) {
+            if next.hash_of.contains_key(&id) {
+                next.revocations.insert(id, revoked);
+            } else {
+                revoked.cancel();
+            }
+        }
         *index = next;
     }
 
@@ -99,6 +112,21 @@ impl CredentialCache {
             index.by_hash.remove(&hash);
             index.local.remove(&hash);
         }
+        if let Some(revoked) = index.revocations.remove(id) {
+            revoked.cancel();
+        }
+    }
+
+    /// The signal cancelled when credential `id` leaves the set; already
+    /// cancelled when it is not in the set now.
+    fn revocation(&self, id: &str) -> CancellationToken {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if !index.hash_of.contains_key(id) {
+            let revoked = CancellationToken::new();
+            revoked.cancel();
+            return revoked;
+        }
+        index.revocations.entry(id.to_owned()).or_default().clone()
     }
 
     fn get(&self, hash: &str) -> Option<Credential> {
@@ -138,10 +166,18 @@ impl Central {
             .ok_or(AuthError::Invalid)
     }
 
-    /// Whether a credential is still valid (open streams check this so a
-    /// revocation takes effect without waiting for a reconnect).
+    /// Whether a credential is still valid.
     pub fn credential_is_valid(&self, id: &str) -> bool {
         self.inner.credentials.contains_id(id)
+    }
+
+    /// A signal cancelled when credential `id` is revoked, on this instance
+    /// or (seen at the next refresh) on another; already cancelled when it
+    /// is not active now. Open streams wait on it, so a revocation ends them
+    /// without waiting for a reconnect. Expiry is not signalled: the holder
+    /// knows `expires_at`.
+    pub fn credential_revocation(&self, id: &str) -> CancellationToken {
+        self.inner.credentials.revocation(id)
     }
 }
 
@@ -185,5 +221,37 @@ mod tests {
         let mark = cache.mark();
         cache.replace(Vec::new(), mark);
         assert!(cache.get("h-old").is_none());
+    }
+
+    #[test]
+    fn revocation_signals_fire_when_their_credential_leaves_and_only_then() {
+        let cache = CredentialCache::default();
+        cache.insert("h-a".into(), credential("a"));
+        cache.insert("h-b".into(), credential("b"));
+        let a = cache.revocation("a");
+        let a_again = cache.revocation("a");
+        let b = cache.revocation("b");
+        assert!(!a.is_cancelled() && !b.is_cancelled());
+        // A refresh that keeps both keeps their signals quiet...
+        let mark = cache.mark();
+        cache.replace(
+            vec![
+                ("h-a".into(), credential("a")),
+                ("h-b".into(), credential("b")),
+            ],
+            mark,
+        );
+        assert!(!a.is_cancelled() && !b.is_cancelled());
+        // ...one that no longer lists b (revoked on another instance) fires b's.
+        let mark = cache.mark();
+        cache.replace(vec![("h-a".into(), credential("a"))], mark);
+        assert!(b.is_cancelled());
+        assert!(!a.is_cancelled());
+        // Revoked here: every stream of a hears it.
+        cache.remove_id("a");
+        assert!(a.is_cancelled() && a_again.is_cancelled());
+        // A credential not in the set is already revoked for a new stream.
+        assert!(cache.revocation("a").is_cancelled());
+        assert!(cache.revocation("never-issued").is_cancelled());
     }
 }
