@@ -1,13 +1,13 @@
 -- The track without its foreign key to `units`.
 --
 -- Every fix the writer stores checked its unit in `units` (PostgreSQL runs
--- a key-share lookup per inserted row), which was a third of the cost of
--- each track insert, measured on PostgreSQL 15 with the table's own indexes
--- (16.4 -> 10.8 us a row, 4 000-row batches; BENCHMARKS.md, "The track
--- without its foreign key"). The check guards nothing the server does not
--- already guarantee: the writer stores fixes only of units in the fleet,
--- which is loaded from `units`, and units are never deleted (they are
--- retired by their habilitation period). `unit_live_state` and
+-- a key-share lookup per inserted row), which was a quarter to a third of
+-- the cost of each track insert, measured on PostgreSQL 15 with the table's
+-- own indexes (4 000-row batches: load-tests/sql/track-insert-cost.sql and
+-- BENCHMARKS.md, "The track without its foreign key"). The check guards
+-- nothing the server does not already guarantee: the writer stores fixes
+-- only of units in the fleet, which is loaded from `units`, and units are
+-- never deleted (they are retired by their habilitation period). `unit_live_state` and
 -- `unit_status_events`, one row per unit or per status change, keep theirs.
 --
 -- SQLite cannot drop a constraint, so the table is rebuilt the portable way
