@@ -16,9 +16,10 @@ pub struct Application {
     central: Central,
     tasks: RuntimeTasks,
     grpc: TcpListener,
-    http: TcpListener,
-    /// The consoles' own gRPC port, when configured: a std listener, because
-    /// it is served from another runtime than the one that bound it.
+    /// The HTTP port and the consoles' own gRPC port (when configured): std
+    /// listeners, because they are served from other runtimes than the one
+    /// that bound them ([`serve_on_thread`]).
+    http: std::net::TcpListener,
     console: Option<std::net::TcpListener>,
     /// Both ports' transport security, decided from `[tls]`.
     transports: samu_tls::Transports,
@@ -80,6 +81,7 @@ impl Application {
         let grpc = listen(config.grpc_addr)
             .with_context(|| format!("cannot listen for gRPC on {}", config.grpc_addr))?;
         let http = listen(config.http_addr)
+            .and_then(TcpListener::into_std)
             .with_context(|| format!("cannot listen for HTTP on {}", config.http_addr))?;
         let console = config
             .console_grpc_addr
@@ -172,19 +174,19 @@ impl Application {
         });
         if let Some(listener) = console {
             let addr = listener.local_addr()?;
-            let finished = serve_console(
-                listener,
+            let (central, grpc_config, transport, shutdown) = (
                 central.clone(),
                 config.grpc.clone(),
                 transports.grpc.clone(),
                 shutdown.clone(),
-            )?;
-            tracing::info!(console_grpc_addr = %addr, "console gRPC port serving");
-            servers.spawn(async move {
-                finished
+            );
+            servers.spawn(serve_on_thread("console", move || async move {
+                let listener = TcpListener::from_std(listener)?;
+                samu_grpc::serve(listener, central, grpc_config, transport, shutdown)
                     .await
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("console gRPC thread panicked")))
-            });
+                    .map_err(|e| anyhow::anyhow!("console gRPC server failed: {e}"))
+            })?);
+            tracing::info!(console_grpc_addr = %addr, "console gRPC port serving");
         }
         let redis_client = redis.clone();
         let state = samu_http::HttpState {
@@ -196,11 +198,12 @@ impl Application {
             wall_hubs: samu_http::wall::WallHubs::default(),
         };
         let http_transport = transports.http.clone();
-        servers.spawn(async move {
-            samu_http::serve(http, state, http_transport)
+        servers.spawn(serve_on_thread("http", move || async move {
+            let listener = TcpListener::from_std(http)?;
+            samu_http::serve(listener, state, http_transport)
                 .await
                 .context("HTTP server failed")
-        });
+        })?);
         let fanout = redis_client
             .map(|client| {
                 samu_fanout::start(
@@ -280,42 +283,40 @@ impl Application {
     }
 }
 
-/// Serves the gRPC services on the consoles' port from a thread and a
-/// single-threaded runtime of their own, until `shutdown` fires; the
-/// receiver gets the outcome.
+/// Runs the server `serve` makes on a thread and a single-threaded runtime
+/// of its own (the HTTP port with the walls, and the consoles' gRPC port);
+/// the returned future ends with the server's outcome.
 ///
-/// Why a thread: on the main runtime a console's call is one task among
-/// thousands of vehicle streams, and after every group commit the
-/// acknowledgements of a whole batch are ready to run before it. On a
-/// thread that sleeps between calls, the operating system runs it as soon
-/// as a call arrives, and the call's tasks never leave that thread.
-fn serve_console(
-    listener: std::net::TcpListener,
-    central: Central,
-    config: samu_grpc::GrpcConfig,
-    transport: samu_tls::Transport,
-    shutdown: CancellationToken,
-) -> anyhow::Result<tokio::sync::oneshot::Receiver<anyhow::Result<()>>> {
+/// Why a thread: on the main runtime a wall's tick or a console's call is
+/// one task among thousands of vehicle streams, and after every group
+/// commit the acknowledgements of a whole batch are ready to run before it.
+/// On a thread that sleeps between calls and ticks, the operating system
+/// runs it as soon as one is due, and its tasks never leave that thread.
+fn serve_on_thread<F, Fut>(
+    name: &'static str,
+    serve: F,
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let (done, finished) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
-        .name("samu-console".into())
+        .name(format!("samu-{name}"))
         .spawn(move || {
             let served = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .context("cannot start the console runtime")
-                .and_then(|runtime| {
-                    runtime.block_on(async move {
-                        let listener = TcpListener::from_std(listener)?;
-                        samu_grpc::serve(listener, central, config, transport, shutdown)
-                            .await
-                            .map_err(|e| anyhow::anyhow!("console gRPC server failed: {e}"))
-                    })
-                });
+                .with_context(|| format!("cannot start the {name} runtime"))
+                .and_then(|runtime| runtime.block_on(serve()));
             let _ = done.send(served);
         })
-        .context("cannot start the console gRPC thread")?;
-    Ok(finished)
+        .with_context(|| format!("cannot start the {name} thread"))?;
+    Ok(async move {
+        finished
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the {name} thread panicked")))
+    })
 }
 
 /// Connections the kernel holds for us before we accept them (capped by

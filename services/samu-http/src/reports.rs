@@ -75,7 +75,12 @@ pub async fn download(
                 )
             }
         })?;
-    let bytes = samu_report::render(&report, format).map_err(|e| {
+    // Off the HTTP thread: a PDF takes long enough to hold up the walls.
+    let rendered = tokio::task::spawn_blocking(move || samu_report::render(&report, format))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let bytes = rendered.map_err(|e| {
         tracing::error!(error = %e, "report rendering failed");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
