@@ -2,7 +2,10 @@
 
 use std::{
     process::{Child, Command, Stdio},
-    sync::atomic::Ordering,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
@@ -165,21 +168,33 @@ async fn a_killed_server_loses_and_doubles_nothing(backend: TestBackend) {
     let stats = link.stats().clone();
     const N: u64 = 400;
     let start = chrono::Utc::now() - chrono::TimeDelta::seconds(N as i64 + 60);
-    let sender = tokio::spawn(async move {
-        for i in 0..N {
-            let at = start + chrono::TimeDelta::seconds(i as i64);
-            let body = Body::Position(pb::Position {
-                fix_time: Some(prost_types::Timestamp {
-                    seconds: at.timestamp(),
-                    nanos: 0,
-                }),
-                latitude: -19.92 - 0.00001 * i as f64,
-                longitude: -43.94,
-                ..Default::default()
-            });
-            assert!(link.send(body).await);
+    // The second half waits for the kill, so the kill always lands with the
+    // app's stream open and reports still to send, however fast the server
+    // and however late this test's own task gets to run on a busy machine.
+    let killed = Arc::new(AtomicBool::new(false));
+    let sender = tokio::spawn({
+        let killed = killed.clone();
+        async move {
+            for i in 0..N {
+                if i == N / 2 {
+                    while !killed.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+                let at = start + chrono::TimeDelta::seconds(i as i64);
+                let body = Body::Position(pb::Position {
+                    fix_time: Some(prost_types::Timestamp {
+                        seconds: at.timestamp(),
+                        nanos: 0,
+                    }),
+                    latitude: -19.92 - 0.00001 * i as f64,
+                    longitude: -43.94,
+                    ..Default::default()
+                });
+                assert!(link.send(body).await);
+            }
+            link
         }
-        link
     });
 
     // Kill the server in the middle of the stream, then bring it back.
@@ -195,6 +210,7 @@ async fn a_killed_server_loses_and_doubles_nothing(backend: TestBackend) {
         "killed mid-stream ({acked_before_kill} acked)"
     );
     server.kill();
+    killed.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _server = Server::start(&db.url, &config, grpc, http);
     wait_ready(http).await;

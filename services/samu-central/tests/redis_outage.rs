@@ -220,14 +220,16 @@ async fn instances_keep_serving_while_redis_is_down_and_resynchronise_when_it_re
     // walls.
     for i in 0..5 {
         let (seq, body) = send_a(position(-19.92 + 0.00001 * f64::from(i), -43.94));
+        let reply = va.report("usa-1", seq, body).await;
         assert!(
-            is_ack(&va.report("usa-1", seq, body).await, Kind::Applied),
-            "A acknowledges report {seq} without Redis"
+            is_ack(&reply, Kind::Applied),
+            "A acknowledges report {seq} without Redis: {reply:?}"
         );
         let (seq, body) = send_b(position(-19.93, -43.95 + 0.00001 * f64::from(i)));
+        let reply = vb.report("usb-2", seq, body).await;
         assert!(
-            is_ack(&vb.report("usb-2", seq, body).await, Kind::Applied),
-            "B acknowledges report {seq} without Redis"
+            is_ack(&reply, Kind::Applied),
+            "B acknowledges report {seq} without Redis: {reply:?}"
         );
     }
     let (seq, body) = send_a(status(pb::UnitStatus::EnRoute, "usa-1", pb::UnitType::Usa));
