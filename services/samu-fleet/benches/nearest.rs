@@ -260,9 +260,9 @@ fn bench_nearest(c: &mut Criterion) {
 }
 
 /// Queries for one central's units at 10 000 units over the 50 centrals,
-/// beside the same query for the whole state: a central that has them, and
-/// one that has none (all out), whose walk the dispatchable counts end at
-/// once instead of visiting every USA of the state.
+/// beside the same query for the whole state: a central that has them
+/// (its own tree is walked, not the state's filtered), and one that has
+/// none, which finds no tree to walk.
 fn bench_nearest_of_central(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(SEED);
     let queries: Vec<GeoPoint> = (0..QUERIES).map(|_| random_point(&mut rng)).collect();
