@@ -7,6 +7,7 @@
 # Starts a throwaway PostgreSQL (with PostGIS, installed from Debian when
 # missing) and Redis, a release samu-central on PostgreSQL, then measures:
 #   ingest   10 000 vehicle streams as fast as acknowledged, stored track checked
+#   memory   10 000 vehicles at 1 Hz on a server just restarted: RSS per vehicle
 #   latency  10 000 vehicles at 1 Hz + 100 wall clients, nearest queries at 20/s,
 #            every wall watching every unit (one central: the worst case)
 #   state    the same load spread over 50 centrals, 2 walls each watching its
@@ -17,9 +18,10 @@
 # Every figure goes to load-tests/results/<date>/ as JSON lines; the medians
 # and ratios are printed at the end. Tunables: VEHICLES, DURATION, WALLS
 # (of the latency and state phases), CENTRALS (of the state phase), PHASES
-# (a subset of "ingest latency state compare peers restart", in that order), PERF=1 (a `perf record` CPU profile of the
+# (a subset of "ingest memory latency state compare peers restart", in that order), PERF=1 (a `perf record` CPU profile of the
 # server during each load phase, in the results folder; needs Debian's
-# linux-perf).
+# linux-perf; with PERF_ALL=1 the whole machine, by process name), SERVER_ENV (variables for the server alone, as
+# "NAME=value NAME2=value2": an allocator's settings, say).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../scripts/lib/services.sh
@@ -30,7 +32,7 @@ VEHICLES=${VEHICLES:-10000}
 DURATION=${DURATION:-30}
 WALLS=${WALLS:-100}
 CENTRALS=${CENTRALS:-50}
-PHASES=${PHASES:-ingest latency state compare peers restart}
+PHASES=${PHASES:-ingest memory latency state compare peers restart}
 PERF=${PERF:-0}
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
@@ -85,7 +87,7 @@ TOML
 start_server() {
     DATABASE_URL=$DB_URL SAMU_GRPC_ADDR=127.0.0.1:$GRPC_PORT SAMU_HTTP_ADDR=127.0.0.1:$HTTP_PORT \
         SAMU_CONSOLE_GRPC_ADDR=127.0.0.1:$CONSOLE_PORT RUST_LOG=warn \
-        "$BIN/samu-central" serve --config "$CONFIG" >>"$OUT/server.log" 2>&1 &
+        ${SERVER_ENV:+env $SERVER_ENV} "$BIN/samu-central" serve --config "$CONFIG" >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
     local t0
     t0=$(date +%s%N)
@@ -129,14 +131,16 @@ load() {
     shift
     drain
     if [ "$PERF" = 1 ]; then
-        perf record -q -F 499 -g -p "$SERVER_PID" -o "$OUT/perf-$name-$run.data" 2>>"$OUT/perf.log" &
+        local perf_target="-p $SERVER_PID"
+        [ -n "${PERF_ALL:-}" ] && perf_target=-a
+        perf record -q -F 499 -g $perf_target -o "$OUT/perf-$name-$run.data" 2>>"$OUT/perf.log" &
         perf_pid=$!
     fi
     "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
         --token-file "$TOKENS" --server-pid "$SERVER_PID" --database-url "$DB_URL" "$@"
     if [ -n "$perf_pid" ]; then
         kill -INT "$perf_pid" && wait "$perf_pid" || true
-        perf report -i "$OUT/perf-$name-$run.data" --no-children --sort dso,symbol -g none --percent-limit 0.5 --stdio 2>/dev/null | grep -v "^#" | cut -c1-120 |
+        perf report -i "$OUT/perf-$name-$run.data" --no-children --sort ${PERF_ALL:+comm,}dso,symbol -g none --percent-limit 0.5 --stdio 2>/dev/null | grep -v "^#" | cut -c1-120 |
             grep -v '^$' | head -60 >"$OUT/perf-$name-$run.txt" || true
     fi
 }
@@ -148,6 +152,15 @@ for run in $(seq 1 "$RUNS"); do
         samu_step "run $run/$RUNS: ingest, $VEHICLES vehicles as fast as acknowledged"
         load ingest --vehicles "$VEHICLES" --walls 0 --duration "$DURATION" --rate 0 --window 4 --nearest-rate 0 \
             --central-id 3199991 | tee -a "$OUT/ingest.jsonl"
+    fi
+    if phase memory; then
+        # On a server just restarted, so the heap holds no earlier phase's
+        # peaks: what 10 000 apps at their real rate hold while connected.
+        samu_step "run $run/$RUNS: memory, $VEHICLES vehicles at 1 Hz on a fresh server"
+        stop_server
+        start_server
+        load memory --vehicles "$VEHICLES" --walls 0 --duration "$DURATION" --rate 1 --nearest-rate 0 \
+            --central-id 3199994 | tee -a "$OUT/memory.jsonl"
     fi
     if phase latency; then
         samu_step "run $run/$RUNS: latency, $VEHICLES vehicles at 1 Hz + $WALLS walls"

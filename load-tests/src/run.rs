@@ -186,10 +186,16 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         .replacen("http://", "ws://", 1)
         .replacen("https://", "wss://", 1);
     // The clients that measure (the sampled walls, the nearest queries) run
-    // on a thread and runtime of their own: on the generator's runtime their
+    // on threads and runtimes of their own: on the generator's runtime their
     // reads would queue behind 10 000 vehicle tasks, and the figures would
     // carry the generator's own scheduling delay instead of the server's.
-    let probes = Probes::start()?;
+    // The walls and the nearest queries get one thread each: a measuring
+    // wall parses every unit of every frame (10 walls of 500 units a tick
+    // in the every-wall phase, milliseconds of work), and a nearest answer
+    // arriving meanwhile waited behind that parsing, so the client's p99
+    // carried the generator's JSON decoding.
+    let wall_probes = Probes::start("samu-load-walls")?;
+    let nearest_probes = Probes::start("samu-load-nearest")?;
     let mut probe_tasks = Vec::new();
     for wall_no in 0..args.walls {
         let measures = wall_no < args.measured_walls.max(1);
@@ -207,7 +213,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             wall_errors.clone(),
         );
         if measures {
-            probe_tasks.push(probes.spawn(client));
+            probe_tasks.push(wall_probes.spawn(client));
         } else {
             tasks.spawn(client);
         }
@@ -322,7 +328,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
                 rate: args.nearest_rate,
                 figures,
             };
-            probe_tasks.push(probes.spawn(query.run(shutdown.clone())));
+            probe_tasks.push(nearest_probes.spawn(query.run(shutdown.clone())));
         }
     }
 
@@ -351,7 +357,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         }
     })
     .await;
-    probes.stop();
+    wall_probes.stop();
+    nearest_probes.stop();
 
     let sum = |f: fn(&LinkStats) -> &AtomicU64| {
         stats
@@ -430,7 +437,7 @@ struct Probes {
 }
 
 impl Probes {
-    fn start() -> anyhow::Result<Self> {
+    fn start(name: &str) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -439,7 +446,7 @@ impl Probes {
         let stop = CancellationToken::new();
         let until = stop.clone();
         let thread = std::thread::Builder::new()
-            .name("samu-load-probes".into())
+            .name(name.into())
             .spawn(move || runtime.block_on(until.cancelled()))
             .context("cannot start the probes' thread")?;
         Ok(Self {
@@ -495,13 +502,15 @@ async fn wall_client(
         if !measures || !measuring.load(Ordering::Relaxed) {
             continue;
         }
+        // The frame's arrival, before it is parsed: parsing is the
+        // generator's work, not part of the way to the wall.
+        let now = chrono::Utc::now();
         let Ok(frame) = serde_json::from_str::<WallFrame<'_>>(&text) else {
             continue;
         };
         if frame.kind != "delta" {
             continue;
         }
-        let now = chrono::Utc::now();
         let mut h = latency.lock().unwrap_or_else(|e| e.into_inner());
         for unit in &frame.units {
             let Some(fix) = unit

@@ -33,7 +33,7 @@ use std::{pin::Pin, time::Duration};
 use futures::Stream;
 use samu_domain::{UnitId, ValidationError};
 use samu_proto::v1::{self as pb, ack::Kind, ingest_reply::Outcome};
-use samu_runtime::{Ack, AckKind, Central, IngestError};
+use samu_runtime::{Ack, AckKind, Central, IngestError, RateLimited};
 use samu_store::Credential;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::{wrappers::ReceiverStream, StreamExt};
@@ -163,27 +163,20 @@ impl Drop for ConnectedGuard {
 }
 
 impl Reader {
-    /// Waits until the device's limit admits one more report (see the
-    /// module's "Rate limit"). `over_since` is when the stream went over
-    /// its limit without a break since. `Err` ends the stream with that
-    /// status; the report in hand is then not applied.
-    async fn admit(
+    /// Waits until the device's limit, which just refused the report in
+    /// hand with `limited`, admits it (see the module's "Rate limit").
+    /// `over_since` is when the stream went over its limit without a break
+    /// since. `Err` ends the stream with that status; the report in hand is
+    /// then not applied.
+    async fn wait_for_admission(
         &self,
+        mut limited: RateLimited,
         over_since: &mut Option<tokio::time::Instant>,
         shutdown: &CancellationToken,
     ) -> Result<(), Status> {
         let pace_for = Duration::from_secs(self.central.limits().device_pace_s);
         let mut waited = false;
         loop {
-            let limited = match self.central.admit_report(&self.credential.id) {
-                Ok(()) => {
-                    if !waited {
-                        *over_since = None;
-                    }
-                    return Ok(());
-                }
-                Err(limited) => limited,
-            };
             let now = tokio::time::Instant::now();
             let since = *over_since.get_or_insert(now);
             // Past the pacing time once this wait is over (a pacing time
@@ -212,6 +205,11 @@ impl Reader {
                     return Err(Status::unavailable("the server is shutting down; reconnect"));
                 }
             }
+            limited = match self.central.admit_report(&self.credential.id) {
+                // Admitted after a wait: still paced, so `over_since` stays.
+                Ok(()) => return Ok(()),
+                Err(limited) => limited,
+            };
         }
     }
 
@@ -256,7 +254,19 @@ impl Reader {
                     {
                         silence.as_mut().reset(deadline);
                     }
-                    if let Err(status) = self.admit(&mut over_since, &shutdown).await {
+                    // The limit's wait, rare, boxed: its timer and shutdown
+                    // wait are not carried in this task for the whole shift.
+                    let admitted = match self.central.admit_report(&self.credential.id) {
+                        Ok(()) => {
+                            over_since = None;
+                            Ok(())
+                        }
+                        Err(limited) => {
+                            Box::pin(self.wait_for_admission(limited, &mut over_since, &shutdown))
+                                .await
+                        }
+                    };
+                    if let Err(status) = admitted {
                         break Some(status);
                     }
                     // Boxed: the ingest path's state is kilobytes, and this

@@ -25,7 +25,7 @@ pub struct CodecBuffers<T, U>(std::marker::PhantomData<(T, U)>);
 
 impl<T, U> CodecBuffers<T, U> {
     /// First capacity of each call's encode and decode buffer, in bytes.
-    pub const SIZE: usize = 512;
+    pub const SIZE: usize = 128;
     /// Encoded bytes a streaming response gathers before it yields, as
     /// tonic's default.
     const YIELD_THRESHOLD: usize = 32 * 1024;

@@ -27,7 +27,19 @@ struct Slot<T> {
 
 impl<T> Buffer<T> {
     pub fn new() -> Self {
-        Buffer { slab: Slab::new() }
+        Buffer {
+            slab: Slab::with_capacity(1),
+        }
+    }
+
+    /// Gives back the memory of a burst once every frame is out: a
+    /// connection that carries one small frame at a time keeps one slot
+    /// (samu-central: thousands of idle vehicle connections; the slab's
+    /// first growth is to four slots).
+    fn release_if_drained(&mut self) {
+        if self.slab.is_empty() && self.slab.capacity() > 1 {
+            self.slab = Slab::with_capacity(1);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -82,6 +94,7 @@ impl Deque {
         match self.indices {
             Some(mut idxs) => {
                 let mut slot = buf.slab.remove(idxs.head);
+                buf.release_if_drained();
 
                 if idxs.head == idxs.tail {
                     assert!(slot.next.is_none());

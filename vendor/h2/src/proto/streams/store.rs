@@ -81,7 +81,10 @@ pub(super) trait Resolve {
 impl Store {
     pub fn new() -> Self {
         Store {
-            slab: slab::Slab::new(),
+            // One stream at a time is what most connections carry (a
+            // vehicle's telemetry stream); the slab's first growth would
+            // otherwise reserve four.
+            slab: slab::Slab::with_capacity(1),
             ids: IndexMap::new(),
         }
     }
