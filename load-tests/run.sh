@@ -34,6 +34,7 @@ WALLS=${WALLS:-100}
 CENTRALS=${CENTRALS:-50}
 PHASES=${PHASES:-ingest memory latency state compare peers restart}
 PERF=${PERF:-0}
+GENERATOR_NICE=${GENERATOR_NICE:-0}
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
 SERVER_PID=""
@@ -136,8 +137,13 @@ load() {
         perf record -q -F 499 -g $perf_target -o "$OUT/perf-$name-$run.data" 2>>"$OUT/perf.log" &
         perf_pid=$!
     fi
-    "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
-        --token-file "$TOKENS" --server-pid "$SERVER_PID" --database-url "$DB_URL" "$@"
+    nice -n "$GENERATOR_NICE" "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
+        --token-file "$TOKENS" --server-pid "$SERVER_PID" --database-url "$DB_URL" \
+        --metrics-out "$OUT/metrics-$name-$run" "$@"
+    # The server's own view of the measured window: where a fix's way to
+    # the wall went (samu-load's two scrapes; their difference).
+    python3 load-tests/stage_latency.py "$OUT/metrics-$name-$run-before.txt" "$OUT/metrics-$name-$run-after.txt" \
+        >"$OUT/stages-$name-$run.txt" 2>/dev/null || true
     if [ -n "$perf_pid" ]; then
         kill -INT "$perf_pid" && wait "$perf_pid" || true
         perf report -i "$OUT/perf-$name-$run.data" --no-children --sort ${PERF_ALL:+comm,}dso,symbol -g none --percent-limit 0.5 --stdio 2>/dev/null | grep -v "^#" | cut -c1-120 |

@@ -48,6 +48,11 @@ pub struct Args {
     /// go there too, side by side with those on `--grpc`.
     #[arg(long)]
     pub console_grpc: Option<String>,
+    /// Where to write the server's `/metrics`, scraped as the measured
+    /// window opens and as it closes (`PREFIX-before.txt`, `PREFIX-after.txt`):
+    /// the server's own histograms of the window alone, without the ramp.
+    #[arg(long)]
+    pub metrics_out: Option<std::path::PathBuf>,
     /// IBGE-like id of the central the run creates (7 digits, state 11..53).
     #[arg(long, default_value = "3199990")]
     pub central_id: String,

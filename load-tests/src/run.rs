@@ -336,11 +336,13 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let own_cpu_start = process::cpu_ticks(std::process::id());
     let machine_start = process::machine_ticks();
     let acked_start = acked(&stats);
+    scrape_metrics(&args.http, args.metrics_out.as_deref(), "before").await;
     let started = Instant::now();
     measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(args.duration)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
+    scrape_metrics(&args.http, args.metrics_out.as_deref(), "after").await;
     let acked_end = acked(&stats);
     let cpu_end = pid.and_then(process::cpu_ticks);
     let own_cpu_end = process::cpu_ticks(std::process::id());
@@ -610,6 +612,27 @@ impl NearestProbe {
                 }
             }
         }
+    }
+}
+
+/// Writes the server's `/metrics` to `PREFIX-WHEN.txt` when a prefix is
+/// given; a failed scrape is reported and the run goes on.
+async fn scrape_metrics(http: &str, prefix: Option<&std::path::Path>, when: &str) {
+    let Some(prefix) = prefix else {
+        return;
+    };
+    let url = format!("{}/metrics", http.trim_end_matches('/'));
+    let path = format!("{}-{when}.txt", prefix.display());
+    let body = match reqwest::get(&url).await {
+        Ok(response) => response.text().await,
+        Err(e) => Err(e),
+    };
+    let written = match body {
+        Ok(body) => std::fs::write(&path, body).map_err(anyhow::Error::from),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = written {
+        eprintln!("samu-load: cannot save {url} to {path}: {e}");
     }
 }
 

@@ -66,6 +66,7 @@ async fn a_short_run_reports_every_figure() {
         server_pid: Some(std::process::id()),
         database_url: Some(db.url.clone()),
         max_run_s: 60,
+        metrics_out: Some(dir.join("metrics")),
     };
     let summary = samu_load::run(args).await.unwrap();
     let json = serde_json::to_value(&summary).unwrap();
@@ -102,6 +103,23 @@ async fn a_short_run_reports_every_figure() {
         "stored {stored} of {} acked: {json}",
         summary.reports_acked
     );
+    // The server's histograms of the measured window, scraped at its ends:
+    // the fixes' way in and their way to the walls were both observed by
+    // the time the window closed.
+    let before = std::fs::read_to_string(dir.join("metrics-before.txt")).unwrap();
+    let after = std::fs::read_to_string(dir.join("metrics-after.txt")).unwrap();
+    for name in ["samu_report_age_seconds", "samu_wall_fix_age_seconds"] {
+        let count = |text: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}_count ")))
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        assert!(
+            count(&after) > count(&before),
+            "{name} not observed in the window: {after}"
+        );
+    }
     shutdown.cancel();
     server.await.unwrap().unwrap();
     let _ = std::fs::remove_dir_all(&dir);

@@ -22,6 +22,17 @@ pub fn prometheus() -> PrometheusHandle {
                         &[1.0, 10.0, 100.0, 1000.0, 4096.0],
                     )
                 })
+                .and_then(|b| {
+                    // The way of a fix to the walls, against a 150 ms target.
+                    let age = [
+                        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5,
+                    ];
+                    b.set_buckets_for_metric(Matcher::Full("samu_report_age_seconds".into()), &age)?
+                        .set_buckets_for_metric(
+                            Matcher::Full("samu_wall_fix_age_seconds".into()),
+                            &age,
+                        )
+                })
                 .expect("valid buckets")
                 .install_recorder()
                 .expect("no other metrics recorder is installed")

@@ -294,6 +294,19 @@ impl Pending {
     }
 }
 
+/// How old each unit's fix is as its delta is encoded: with the server's
+/// `samu_report_age_seconds`, this tells a wall's latency on the way in
+/// from the latency in the server and on the way out to the walls.
+fn record_fix_ages(delta: &WallFrame) {
+    let WallFrame::Delta { at, units, .. } = delta else {
+        return;
+    };
+    let ages = metrics::histogram!("samu_wall_fix_age_seconds");
+    for fix_at in units.iter().filter_map(|unit| unit.fix_at) {
+        ages.record((*at - fix_at).to_std().map_or(0.0, |age| age.as_secs_f64()));
+    }
+}
+
 /// The central an event belongs to; none for what walls never see.
 fn central_of(event: &FleetEvent) -> Option<&CentralId> {
     match event {
@@ -392,6 +405,7 @@ async fn run_encoder(
             if let Some(pending) = pending.filter(|p| !p.is_empty()) {
                 let delta = pending.delta();
                 if hub.frames.receiver_count() > 0 {
+                    record_fix_ages(&delta);
                     let _ = hub.frames.send(Encoded {
                         kind: Kind::Delta,
                         bytes: encode(&delta),

@@ -1,5 +1,6 @@
 //! Applying vehicle reports: fleet state first, then the write queue.
 
+use chrono::{DateTime, Utc};
 use samu_domain::{UnitId, ValidationError};
 use samu_fleet::{
     CrewStatusOutcome, CrewStatusReport, Fix, FleetError, PositionKind, PositionOutcome,
@@ -107,6 +108,13 @@ impl Central {
             ReportBody::Position(_) => "position",
             ReportBody::CrewStatus(_) => "crew_status",
         };
+        if let ReportBody::Position(fix) = &report.body {
+            // How old a fix is when the server takes it: the device's link
+            // and the network, plus any skew of the device's clock. Beside
+            // `samu_wall_fix_age_seconds`, it splits a wall's latency into
+            // the way here and the way to the wall.
+            metrics::histogram!("samu_report_age_seconds").record(age_s(now, fix.at));
+        }
         let applied = self.with_fleet_mut(|fleet| -> Result<_, FleetError> {
             let (kind, item) = match report.body {
                 ReportBody::Position(fix) => {
@@ -199,4 +207,9 @@ impl Central {
             .await
             .map_err(|_| IngestError::ShuttingDown)
     }
+}
+
+/// Seconds from `at` to `now`, zero for a time ahead of `now`.
+fn age_s(now: DateTime<Utc>, at: DateTime<Utc>) -> f64 {
+    (now - at).to_std().map_or(0.0, |age| age.as_secs_f64())
 }
