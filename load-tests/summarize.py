@@ -46,8 +46,13 @@ def main(folder):
         print(f"| nearest under that load, main port | p99 ≤ 2 ms | p50 {fmt(median(state, 'nearest_p50_ms'))} ms, p99 {fmt(median(state, 'nearest_p99_ms'))} ms |")
         print(f"| the same, console port | p99 ≤ 2 ms | p50 {fmt(median(state, 'nearest_console_p50_ms'))} ms, p99 {fmt(median(state, 'nearest_console_p99_ms'))} ms |")
         print(f"| reports acknowledged per second in that phase (10 000 offered) | | {fmt(median(state, 'ingest_per_s'))}, errors {fmt(median(state, 'errors'))} |")
-    # Memory from the ingest phase: the first, on a server holding only its
-    # own vehicles (later phases start from what earlier ones left).
+    # Memory: the memory phase, 10 000 apps at 1 Hz on a server just
+    # restarted; and the ingest phase, with its 40 000 reports in flight
+    # (its first run on a fresh server, later ones from what earlier phases
+    # left).
+    memory = lines(folder, "memory.jsonl")
+    if memory:
+        print(f"| server memory per connected vehicle, 1 Hz, fresh server (memory phase) | ≤ 16 KiB | {fmt(median(memory, 'rss_per_vehicle_kib'))} KiB |")
     print(f"| server memory per connected vehicle (ingest phase) | ≤ 16 KiB | {fmt(median(ingest, 'rss_per_vehicle_kib'))} KiB |")
     print(f"| restart: /readyz green again | ≤ 5 s | {fmt(median(restart, 'restart_ready_s'))} s |")
     print()
@@ -55,6 +60,14 @@ def main(folder):
     print("|---|---|---|---|")
     for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), ("1 000 writers", ours)):
         print(f"| {name} | {fmt(median(rows, 'server_cpu_pct'))} | {fmt(median(rows, 'generator_cpu_pct'))} | {fmt(median(rows, 'machine_busy_pct'))} |")
+    stages = sorted(Path(folder).glob("stages-*.txt"))
+    if stages:
+        print()
+        print("The server's own split of each measured window (load-tests/stage_latency.py):")
+        print()
+        for path in stages:
+            for line in path.read_text().splitlines():
+                print(f"- {path.stem.removeprefix('stages-')}: {line}")
     print()
     ours_ingest, redis_ingest = median(ours, "ingest_per_s"), median(peers, "redis_geoadd_per_s")
     print("| peer comparison (same run) | ours | peer | ours ÷ peer |")

@@ -8,6 +8,7 @@ use clap::Parser;
 /// each holding many small buffers and tasks, the server's resident memory
 /// per vehicle was 18.6 KiB on glibc and 15.3 on jemalloc on the same run
 /// (BENCHMARKS.md, "Memory per connected vehicle").
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
