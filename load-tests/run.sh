@@ -21,7 +21,9 @@
 # (a subset of "ingest memory latency state compare peers restart", in that order), PERF=1 (a `perf record` CPU profile of the
 # server during each load phase, in the results folder; needs Debian's
 # linux-perf; with PERF_ALL=1 the whole machine, by process name), SERVER_ENV (variables for the server alone, as
-# "NAME=value NAME2=value2": an allocator's settings, say).
+# "NAME=value NAME2=value2": an allocator's settings, say), SERVER_FEATURES
+# (cargo flags for the server's build: --no-default-features for glibc's
+# malloc instead of jemalloc).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../scripts/lib/services.sh
@@ -51,7 +53,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 samu_step "building release binaries"
-cargo build --release --locked -p samu-central -p samu-load
+# SERVER_FEATURES=--no-default-features builds the server on the system
+# allocator instead of jemalloc (an A/B of the allocator).
+cargo build --release --locked -p samu-load
+cargo build --release --locked -p samu-central ${SERVER_FEATURES:-}
 BIN=target/release
 
 # A durable PostgreSQL (fsync, synchronous commit), as in production: an
