@@ -21,16 +21,7 @@ VEHICLES=${1:-2000}
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)-heaptrack"
 mkdir -p "$OUT"
 HEAPTRACK_PID=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    [ -n "$HEAPTRACK_PID" ] && kill "$HEAPTRACK_PID" 2>/dev/null && wait "$HEAPTRACK_PID" 2>/dev/null
-    samu_services_stop
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+samu_services_stop_on_exit HEAPTRACK_PID
 
 command -v heaptrack >/dev/null || samu_apt_install heaptrack
 # heaptrack sees malloc and free; the binary's jemalloc (prefixed symbols)

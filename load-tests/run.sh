@@ -41,16 +41,7 @@ OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
 SERVER_PID=""
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    samu_services_stop
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+samu_services_stop_on_exit SERVER_PID
 
 samu_step "building release binaries"
 # SERVER_FEATURES=--no-default-features builds the server on the system

@@ -31,15 +31,7 @@ die() {
 }
 
 # Always stop the servers and remove their temp dirs, keeping the exit status.
-on_exit() {
-    local rc=$?
-    trap - EXIT INT TERM
-    samu_services_stop
-    exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+samu_services_stop_on_exit
 
 # --- toolchain --------------------------------------------------------------
 samu_step "checking the Rust toolchain"

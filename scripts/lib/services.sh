@@ -5,9 +5,7 @@
 # Usage (from a bash script):
 #
 #   source scripts/lib/services.sh
-#   trap 'rc=$?; samu_services_stop; exit "$rc"' EXIT
-#   trap 'exit 130' INT
-#   trap 'exit 143' TERM
+#   samu_services_stop_on_exit [PID_VARIABLE]
 #   samu_services_start || exit 1
 #
 # samu_services_start starts a fresh PostgreSQL and a fresh redis-server, each
@@ -22,6 +20,9 @@
 # Missing binaries are installed from Debian packages (as root, or via sudo).
 # samu_services_stop stops both servers and removes their temp dirs; it is
 # idempotent and never fails, so it is safe in an EXIT trap.
+# samu_services_stop_on_exit sets that trap, keeping the exit status (130 on
+# INT, 143 on TERM); given the name of a variable, it first kills and waits
+# for the process whose PID that variable holds then (a server under test).
 # Set SAMU_TEST_KEEP=1 to keep the temp dirs (data and logs) after stopping.
 #
 # This file only defines functions and variables; it does not change shell
@@ -389,4 +390,21 @@ samu_services_stop() {
     samu_redis_stop || true
     samu_pg_stop || true
     return 0
+}
+
+samu_services_stop_on_exit() {
+    SAMU_EXIT_PID_VARIABLE=${1:-}
+    trap samu_on_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# The EXIT trap of samu_services_stop_on_exit.
+samu_on_exit() {
+    local rc=$? pid=""
+    trap - EXIT INT TERM
+    [ -n "${SAMU_EXIT_PID_VARIABLE:-}" ] && pid=${!SAMU_EXIT_PID_VARIABLE:-}
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    samu_services_stop
+    exit "$rc"
 }
