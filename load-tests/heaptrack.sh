@@ -35,9 +35,7 @@ BIN=target/release
 samu_services_start
 DB_URL="${SAMU_TEST_PG_URL%/postgres}/samu_heap"
 psql "$SAMU_TEST_PG_URL" -qc "CREATE DATABASE samu_heap" >/dev/null
-GRPC_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT")
-HTTP_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT $GRPC_PORT")
-CONSOLE_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT $GRPC_PORT $HTTP_PORT")
+samu_server_ports
 CONFIG="$OUT/samu.toml"
 printf 'data_dir = "%s/data"\n[fleet]\nno_signal_after_s = 86400\n' "$OUT" >"$CONFIG"
 export DATABASE_URL=$DB_URL

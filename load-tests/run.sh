@@ -64,11 +64,9 @@ psql "$SAMU_TEST_PG_URL" -qc "CREATE DATABASE samu_load" >/dev/null
 PEERS_URL="${SAMU_TEST_PG_URL%/postgres}/samu_peers"
 psql "$SAMU_TEST_PG_URL" -qc "CREATE DATABASE samu_peers" >/dev/null
 
-GRPC_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT")
-HTTP_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT $GRPC_PORT")
-# The consoles' own gRPC port (console_grpc_addr): the nearest queries are
-# measured there and on the main port, side by side.
-CONSOLE_PORT=$(samu_free_port "$SAMU_PG_PORT $SAMU_REDIS_PORT $GRPC_PORT $HTTP_PORT")
+# CONSOLE_PORT is the consoles' own gRPC port (console_grpc_addr): the
+# nearest queries are measured there and on the main port, side by side.
+samu_server_ports
 CONFIG="$OUT/samu.toml"
 cat >"$CONFIG" <<TOML
 data_dir = "$OUT/data"

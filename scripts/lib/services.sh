@@ -408,3 +408,11 @@ samu_on_exit() {
     samu_services_stop
     exit "$rc"
 }
+
+# Three free ports of 127.0.0.1 for a server under test, apart from the
+# services' and from each other: sets GRPC_PORT, HTTP_PORT and CONSOLE_PORT.
+samu_server_ports() {
+    GRPC_PORT=$(samu_free_port "$SAMU_PG_PORT" "$SAMU_REDIS_PORT") || return 1
+    HTTP_PORT=$(samu_free_port "$SAMU_PG_PORT" "$SAMU_REDIS_PORT" "$GRPC_PORT") || return 1
+    CONSOLE_PORT=$(samu_free_port "$SAMU_PG_PORT" "$SAMU_REDIS_PORT" "$GRPC_PORT" "$HTTP_PORT") || return 1
+}

@@ -15,6 +15,12 @@ pub fn now() -> DateTime<Utc> {
     to_millis(Utc::now())
 }
 
+/// The time from `from` to `to`; zero when `to` is not later (an age of a
+/// time ahead of the clock, a wait for a time already past).
+pub fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> std::time::Duration {
+    (to - from).to_std().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Timelike};
@@ -26,5 +32,16 @@ mod tests {
             .unwrap();
         assert_eq!(super::to_millis(at).nanosecond(), 411_000_000);
         assert_eq!(super::now().nanosecond() % 1_000_000, 0);
+    }
+
+    #[test]
+    fn a_span_backwards_is_zero() {
+        let at = chrono::Utc.timestamp_opt(1_795_443_169, 0).unwrap();
+        let later = at + chrono::TimeDelta::milliseconds(1_500);
+        assert_eq!(
+            super::span(at, later),
+            std::time::Duration::from_millis(1_500)
+        );
+        assert_eq!(super::span(later, at), std::time::Duration::ZERO);
     }
 }

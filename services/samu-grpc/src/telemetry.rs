@@ -334,9 +334,7 @@ impl Reader {
 async fn expiry(at: Option<chrono::DateTime<chrono::Utc>>) {
     match at {
         // A time already past gives a zero wait: the stream ends at once.
-        Some(at) => {
-            tokio::time::sleep((at - chrono::Utc::now()).to_std().unwrap_or_default()).await
-        }
+        Some(at) => tokio::time::sleep(samu_domain::time::span(chrono::Utc::now(), at)).await,
         None => std::future::pending().await,
     }
 }

@@ -303,7 +303,7 @@ fn record_fix_ages(delta: &WallFrame) {
     };
     let ages = metrics::histogram!("samu_wall_fix_age_seconds");
     for fix_at in units.iter().filter_map(|unit| unit.fix_at) {
-        ages.record((*at - fix_at).to_std().map_or(0.0, |age| age.as_secs_f64()));
+        ages.record(samu_domain::time::span(fix_at, *at).as_secs_f64());
     }
 }
 

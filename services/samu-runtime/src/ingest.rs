@@ -1,6 +1,5 @@
 //! Applying vehicle reports: fleet state first, then the write queue.
 
-use chrono::{DateTime, Utc};
 use samu_domain::{UnitId, ValidationError};
 use samu_fleet::{
     CrewStatusOutcome, CrewStatusReport, Fix, FleetError, PositionKind, PositionOutcome,
@@ -113,7 +112,8 @@ impl Central {
             // and the network, plus any skew of the device's clock. Beside
             // `samu_wall_fix_age_seconds`, it splits a wall's latency into
             // the way here and the way to the wall.
-            metrics::histogram!("samu_report_age_seconds").record(age_s(now, fix.at));
+            metrics::histogram!("samu_report_age_seconds")
+                .record(samu_domain::time::span(fix.at, now).as_secs_f64());
         }
         let applied = self.with_fleet_mut(|fleet| -> Result<_, FleetError> {
             let (kind, item) = match report.body {
@@ -207,9 +207,4 @@ impl Central {
             .await
             .map_err(|_| IngestError::ShuttingDown)
     }
-}
-
-/// Seconds from `at` to `now`, zero for a time ahead of `now`.
-fn age_s(now: DateTime<Utc>, at: DateTime<Utc>) -> f64 {
-    (now - at).to_std().map_or(0.0, |age| age.as_secs_f64())
 }
