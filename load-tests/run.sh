@@ -23,7 +23,8 @@
 # linux-perf; with PERF_ALL=1 the whole machine, by process name), SERVER_ENV (variables for the server alone, as
 # "NAME=value NAME2=value2": an allocator's settings, say), SERVER_FEATURES
 # (cargo flags for the server's build: --no-default-features for glibc's
-# malloc instead of jemalloc).
+# malloc instead of jemalloc), SERVER_CONFIG (TOML appended to the server's
+# configuration file).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../scripts/lib/services.sh
@@ -53,6 +54,12 @@ BIN=target/release
 # A durable PostgreSQL (fsync, synchronous commit), as in production: an
 # acknowledgement means the report is on disk.
 export SAMU_PG_DURABLE=1
+# Sized as a production server would be, not at PostgreSQL's defaults
+# (128 MB of buffers, a checkpoint every 1 GB of WAL): a run writes about
+# two million track rows. A set at the defaults and one sized so gave the
+# same figures within their spread (BENCHMARKS.md, 2026-12-02 night).
+# SAMU_PG_OPTS="" for the defaults.
+export SAMU_PG_OPTS="${SAMU_PG_OPTS--c shared_buffers=2GB -c max_wal_size=8GB -c checkpoint_timeout=15min}"
 samu_services_start
 PG_VERSION=$(basename "$(dirname "$SAMU_TEST_PG_BIN")")
 if [ ! -f "/usr/share/postgresql/$PG_VERSION/extension/postgis.control" ]; then
@@ -78,6 +85,9 @@ no_signal_after_s = 86400
 min_interval_s = 0
 min_distance_m = 0.0
 TOML
+# SERVER_CONFIG: more TOML for the server's configuration, appended (an
+# A/B of a setting: SERVER_CONFIG=$'[http.wall]\ntick_ms = 25').
+[ -n "${SERVER_CONFIG:-}" ] && printf '%s\n' "$SERVER_CONFIG" >>"$CONFIG"
 
 start_server() {
     DATABASE_URL=$DB_URL SAMU_GRPC_ADDR=127.0.0.1:$GRPC_PORT SAMU_HTTP_ADDR=127.0.0.1:$HTTP_PORT \

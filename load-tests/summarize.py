@@ -41,10 +41,14 @@ def main(folder):
     print(f"| reports acknowledged per second in that phase (10 000 offered) | | {fmt(median(latency, 'ingest_per_s'))} |")
     print(f"| nearest through gRPC under that load, main port | p99 ≤ 2 ms | p50 {fmt(median(latency, 'nearest_p50_ms'))} ms, p99 {fmt(median(latency, 'nearest_p99_ms'))} ms |")
     print(f"| the same, console port (same run) | p99 ≤ 2 ms | p50 {fmt(median(latency, 'nearest_console_p50_ms'))} ms, p99 {fmt(median(latency, 'nearest_console_p99_ms'))} ms |")
+    # The machine's floor in the same window: the probes' thread to an echo
+    # thread and back over loopback, no server code on the way.
+    print(f"| the machine's floor in that window: 64 bytes to an echo thread and back | | p50 {fmt(median(latency, 'loopback_p50_ms'))} ms, p99 {fmt(median(latency, 'loopback_p99_ms'))} ms |")
     if state:
         print(f"| the same load in {state[0].get('centrals', '?')} centrals, each wall on its own central: ingest-to-wall latency | p99 ≤ 150 ms | p50 {fmt(median(state, 'wall_latency_p50_ms'))} ms, p99 {fmt(median(state, 'wall_latency_p99_ms'))} ms |")
         print(f"| nearest under that load, main port | p99 ≤ 2 ms | p50 {fmt(median(state, 'nearest_p50_ms'))} ms, p99 {fmt(median(state, 'nearest_p99_ms'))} ms |")
         print(f"| the same, console port | p99 ≤ 2 ms | p50 {fmt(median(state, 'nearest_console_p50_ms'))} ms, p99 {fmt(median(state, 'nearest_console_p99_ms'))} ms |")
+        print(f"| the machine's floor in that window (echo thread, loopback) | | p50 {fmt(median(state, 'loopback_p50_ms'))} ms, p99 {fmt(median(state, 'loopback_p99_ms'))} ms |")
         print(f"| reports acknowledged per second in that phase (10 000 offered) | | {fmt(median(state, 'ingest_per_s'))}, errors {fmt(median(state, 'errors'))} |")
     # Memory: the memory phase, 10 000 apps at 1 Hz on a server just
     # restarted; and the ingest phase, with its 40 000 reports in flight

@@ -15,9 +15,11 @@
 //! - [`setup`]: the registry the run needs.
 //! - [`run`]: vehicles, walls, queries, and the summary.
 //! - [`process`]: the server's RSS and CPU from `/proc`.
+//! - [`floor`]: the machine's own round-trip floor under the load.
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod floor;
 pub mod process;
 pub mod run;
 pub mod setup;

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{args::Args, process, setup};
+use crate::{args::Args, floor::LoopbackFloor, process, setup};
 
 /// The one line of JSON a run ends with. Latencies in milliseconds; the
 /// fields of `contracts.md` first.
@@ -63,6 +63,14 @@ pub struct Summary {
     /// Queries made on the console port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nearest_console_queries: Option<u64>,
+    /// The machine's floor in the same window: 64 bytes to an echo thread
+    /// and back over loopback from the nearest probes' thread, median
+    /// ([`crate::floor`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loopback_p50_ms: Option<f64>,
+    /// The same floor, 99th percentile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loopback_p99_ms: Option<f64>,
     /// Unit views received by the walls during the measured window.
     pub wall_updates: u64,
     /// Server resident memory once the units existed, before the streams.
@@ -331,6 +339,17 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             probe_tasks.push(nearest_probes.spawn(query.run(shutdown.clone())));
         }
     }
+    let floor = if args.nearest_rate > 0.0 {
+        let floor = LoopbackFloor::start()?;
+        probe_tasks.push(nearest_probes.spawn(floor.clone().run(
+            args.nearest_rate,
+            measuring.clone(),
+            shutdown.clone(),
+        )));
+        Some(floor)
+    } else {
+        None
+    };
 
     let cpu_start = pid.and_then(process::cpu_ticks);
     let own_cpu_start = process::cpu_ticks(std::process::id());
@@ -387,6 +406,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let nearest_latency = nearest.histogram();
     let console_latency = console_nearest.histogram();
     let console = args.console_grpc.is_some() && args.nearest_rate > 0.0;
+    let floor_latency = floor.as_ref().map(LoopbackFloor::histogram);
     Ok(Summary {
         vehicles: units.len(),
         walls: args.walls,
@@ -409,6 +429,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         nearest_console_p50_ms: console.then(|| ms(&console_latency, 0.5)),
         nearest_console_p99_ms: console.then(|| ms(&console_latency, 0.99)),
         nearest_console_queries: console.then(|| console_nearest.count.load(Ordering::Relaxed)),
+        loopback_p50_ms: floor_latency.as_ref().map(|h| ms(h, 0.5)),
+        loopback_p99_ms: floor_latency.as_ref().map(|h| ms(h, 0.99)),
         wall_updates: wall_updates.load(Ordering::Relaxed),
         server_rss_start_mib: (rss_start as f64 / 1024.0 * 10.0).round() / 10.0,
         rss_per_vehicle_kib: if units.is_empty() {

@@ -92,6 +92,12 @@ async fn a_short_run_reports_every_figure() {
     assert!(summary.nearest_queries > 0, "{json}");
     assert!(summary.nearest_console_queries.unwrap() > 0, "{json}");
     assert!(summary.nearest_console_p99_ms.unwrap() > 0.0, "{json}");
+    // The machine's floor is measured beside the queries, in the window.
+    assert!(summary.loopback_p99_ms.unwrap() > 0.0, "{json}");
+    assert!(
+        summary.loopback_p50_ms.unwrap() <= summary.loopback_p99_ms.unwrap(),
+        "{json}"
+    );
     assert!(summary.wall_updates > 0, "{json}");
     assert!(summary.server_rss_mib > 0.0, "{json}");
     // Nothing lost: every acknowledged position is in the store (acks

@@ -24,6 +24,8 @@
 # INT, 143 on TERM); given the name of a variable, it first kills and waits
 # for the process whose PID that variable holds then (a server under test).
 # Set SAMU_TEST_KEEP=1 to keep the temp dirs (data and logs) after stopping.
+# PostgreSQL runs without fsync unless SAMU_PG_DURABLE=1; SAMU_PG_OPTS adds
+# server settings ("-c shared_buffers=2GB …").
 #
 # This file only defines functions and variables; it does not change shell
 # options, so it can be sourced with or without `set -euo pipefail`.
@@ -245,6 +247,9 @@ samu_pg_start() {
             opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         fi
         opts+=" -c max_connections=400"
+        # SAMU_PG_OPTS: more server settings ("-c name=value …"), for the
+        # load runs' production-sized buffers and checkpoints.
+        [ -n "${SAMU_PG_OPTS:-}" ] && opts+=" $SAMU_PG_OPTS"
         if samu_pg_run "$bin/pg_ctl" -w -t 60 -D "$SAMU_PG_DATA" -o "$opts" \
             -l "$SAMU_PG_BASE/postgres.log" start >/dev/null; then
             SAMU_PG_PORT=$port

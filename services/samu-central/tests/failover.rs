@@ -130,3 +130,64 @@ async fn a_vehicle_moves_to_the_other_instance_when_its_own_stops() {
 fn unit_id() -> samu_domain::UnitId {
     samu_domain::UnitId::parse("unit", "bh-usb-01").unwrap()
 }
+
+/// Credentials issued and revoked on one instance reach the other through
+/// its refresh, which reads only what changed (with a full read far off):
+/// a new token becomes valid there, a revoked one invalid, and a stream
+/// open there with it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_issued_and_revoked_on_one_instance_reach_the_other() {
+    let tweak = |c: &mut samu_central::config::Config| {
+        c.runtime.credential_refresh_s = 1;
+        c.runtime.credential_full_refresh_s = 3600;
+    };
+    let a = TestApp::spawn_with(TestBackend::Postgres, tweak).await;
+    a.seed_central().await;
+    a.add_unit("bh-usb-01", pb::UnitType::Usb).await;
+    // B starts after the unit exists (it loads it from the store), before
+    // the token is issued.
+    let b = a.peer(tweak).await;
+    let issued = a
+        .admin()
+        .await
+        .issue_device_token(authed(
+            &a.admin_token,
+            pb::IssueDeviceTokenRequest {
+                unit_id: "bh-usb-01".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    eventually("B knows the token issued on A", || async {
+        b.central.authenticate(&issued.token).ok().map(|_| ())
+    })
+    .await;
+    let mut vehicle = b.vehicle(&issued.token).await.unwrap();
+    vehicle
+        .report("bh-usb-01", 1, position(-19.92, -43.94))
+        .await;
+
+    a.admin()
+        .await
+        .revoke_token(authed(
+            &a.admin_token,
+            pb::RevokeTokenRequest {
+                token_id: issued.token_id,
+            },
+        ))
+        .await
+        .unwrap();
+    eventually("B refuses the token revoked on A", || async {
+        b.central.authenticate(&issued.token).is_err().then_some(())
+    })
+    .await;
+    // The stream open on B with it ends by itself.
+    let status = loop {
+        match vehicle.reply().await {
+            Ok(_) => continue,
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+}

@@ -726,6 +726,7 @@ async fn ws_console(
     let shutdown = state.shutdown.clone();
     Ok(upgrade
         .max_message_size(64 * 1024)
+        .read_buffer_size(crate::router::SOCKET_READ_BUFFER)
         .on_upgrade(move |socket| async move {
             use axum::extract::ws::{Message, Utf8Bytes};
             let (mut sink, mut stream) = socket.split();

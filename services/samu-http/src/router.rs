@@ -154,6 +154,15 @@ struct WallParams {
     token: Option<String>,
 }
 
+/// The read buffer of a wall's or console's WebSocket. Those clients send
+/// little (pongs, a close), and tungstenite zeroes the buffer's free space,
+/// up to this size, before every read it tries: at its default of 128 KiB
+/// that was 128 KiB of memset each time a wall's task woke, a third of the
+/// wall thread's time with 100 walls at 20 frames a second (`perf`,
+/// BENCHMARKS.md). A longer message still arrives whole: the buffer grows to
+/// the length its header announces, read this much at a time.
+pub(crate) const SOCKET_READ_BUFFER: usize = 4 * 1024;
+
 async fn ws_wall(
     State(state): State<HttpState>,
     Query(params): Query<WallParams>,
@@ -184,6 +193,7 @@ async fn ws_wall(
     let hubs = state.wall_hubs.clone();
     Ok(upgrade
         .max_message_size(64 * 1024)
+        .read_buffer_size(SOCKET_READ_BUFFER)
         .on_upgrade(move |socket| {
             wall::run_client(socket, central, filter, config, hubs, shutdown)
         }))

@@ -279,9 +279,12 @@ impl Central {
             return Err(AccountError::NotFound(user_id.to_owned()));
         }
         let mark = self.inner.credentials.mark();
-        self.inner
-            .credentials
-            .replace(self.store().active_credentials().await?, mark);
+        self.inner.credentials.replace(
+            self.store()
+                .active_credentials(samu_domain::time::now())
+                .await?,
+            mark,
+        );
         Ok(())
     }
 

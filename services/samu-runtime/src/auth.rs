@@ -22,7 +22,8 @@ pub enum AuthError {
 
 /// Active credentials, indexed by token hash (to authenticate a call) and by
 /// id (to revoke one, and to tell open streams theirs was). The indexes live
-/// under one lock and are replaced wholesale on refresh.
+/// under one lock; a refresh applies what changed in the store, and now and
+/// then replaces them wholesale.
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
     index: RwLock<Index>,
@@ -37,8 +38,12 @@ struct Index {
     /// their insertion: a refresh that read the store before one was
     /// committed must not drop it.
     local: HashMap<String, u64>,
-    /// Insertions so far.
-    inserted: u64,
+    /// Credentials revoked on this instance, by id, with the number of
+    /// their removal: a refresh that read the store before the revocation
+    /// was committed must not bring them back.
+    removed: HashMap<String, u64>,
+    /// Insertions and removals on this instance so far.
+    changes: u64,
     /// Credential id → the signal its open streams wait on, cancelled when
     /// the credential leaves the set (revoked here, or gone from the
     /// store's active set at a refresh). A stream waits on it instead of
@@ -52,27 +57,48 @@ impl Index {
         self.hash_of.insert(credential.id.clone(), hash.clone());
         self.by_hash.insert(hash, credential);
     }
+
+    /// Takes credential `id` out of the set and fires its streams' signal.
+    fn remove(&mut self, id: &str) {
+        if let Some(hash) = self.hash_of.remove(id) {
+            self.by_hash.remove(&hash);
+            self.local.remove(&hash);
+        }
+        if let Some(revoked) = self.revocations.remove(id) {
+            revoked.cancel();
+        }
+    }
+
+    /// Whether `id` was revoked here after the read that `mark` started.
+    fn removed_after(&self, id: &str, mark: RefreshMark) -> bool {
+        self.removed.get(id).is_some_and(|&n| n > mark.0)
+    }
+
+    /// Forgets the revocations a read started at `mark` already saw (each
+    /// was committed to the store before it was recorded here).
+    fn prune_removed(&mut self, mark: RefreshMark) {
+        self.removed.retain(|_, n| *n > mark.0);
+    }
 }
 
-/// Where a refresh started: credentials inserted after it survive it.
+/// Where a read of the store started: what this instance changed after it
+/// is newer than what the read returns.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RefreshMark(u64);
 
 impl CredentialCache {
     /// Marks the start of a refresh, before the store is read.
     pub(crate) fn mark(&self) -> RefreshMark {
-        RefreshMark(
-            self.index
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .inserted,
-        )
+        RefreshMark(self.index.read().unwrap_or_else(|e| e.into_inner()).changes)
     }
 
     /// Replaces the set with what the store said at `mark`, keeping the
     /// credentials this instance issued since (their insert may have
     /// committed after the store was read: dropping them would refuse a
-    /// token just handed out until the next refresh).
+    /// token just handed out until the next refresh) and leaving out those
+    /// it revoked since. The old set is dropped after the lock is released:
+    /// with tens of thousands of credentials that takes milliseconds, and
+    /// every call being authenticated would wait for it.
     pub(crate) fn replace(&self, active: Vec<(String, Credential)>, mark: RefreshMark) {
         let mut next = Index::default();
         for (hash, credential) in active {
@@ -87,7 +113,18 @@ impl CredentialCache {
                 }
             }
         }
-        next.inserted = index.inserted;
+        let removed: Vec<String> = index
+            .removed
+            .iter()
+            .filter(|&(_, &n)| n > mark.0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &removed {
+            next.remove(id);
+        }
+        next.removed = std::mem::take(&mut index.removed);
+        next.prune_removed(mark);
+        next.changes = index.changes;
         for (id, revoked) in std::mem::take(&mut index.revocations) {
             if next.hash_of.contains_key(&id) {
                 next.revocations.insert(id, revoked);
@@ -95,26 +132,45 @@ impl CredentialCache {
                 revoked.cancel();
             }
         }
-        *index = next;
+        let old = std::mem::replace(&mut *index, next);
+        drop(index);
+        drop(old);
+    }
+
+    /// Applies what changed in the store since an earlier read, read
+    /// itself from `mark` on (see
+    /// [`samu_store::Store::credentials_changed_since`]): a revoked
+    /// credential leaves the set and its streams' signal fires; any other
+    /// joins it, or stays, unless this instance revoked it after `mark`.
+    /// Applying the same changes twice changes nothing.
+    pub(crate) fn apply(&self, changes: Vec<(String, Credential)>, mark: RefreshMark) {
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for (hash, credential) in changes {
+            if credential.revoked_at.is_some() {
+                index.remove(&credential.id);
+            } else if !index.removed_after(&credential.id, mark) {
+                index.insert(hash, credential);
+            }
+        }
+        index.prune_removed(mark);
     }
 
     pub(crate) fn insert(&self, hash: String, credential: Credential) {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        index.inserted += 1;
-        let n = index.inserted;
+        index.changes += 1;
+        let n = index.changes;
+        index.removed.remove(&credential.id);
         index.local.insert(hash.clone(), n);
         index.insert(hash, credential);
     }
 
+    /// Revokes credential `id` here, once the store has it revoked.
     pub(crate) fn remove_id(&self, id: &str) {
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(hash) = index.hash_of.remove(id) {
-            index.by_hash.remove(&hash);
-            index.local.remove(&hash);
-        }
-        if let Some(revoked) = index.revocations.remove(id) {
-            revoked.cancel();
-        }
+        index.changes += 1;
+        let n = index.changes;
+        index.removed.insert(id.to_owned(), n);
+        index.remove(id);
     }
 
     /// The signal cancelled when credential `id` leaves the set; already
@@ -253,5 +309,63 @@ mod tests {
         // A credential not in the set is already revoked for a new stream.
         assert!(cache.revocation("a").is_cancelled());
         assert!(cache.revocation("never-issued").is_cancelled());
+    }
+
+    fn revoked(id: &str) -> Credential {
+        Credential {
+            revoked_at: Some(Utc::now()),
+            ..credential(id)
+        }
+    }
+
+    #[test]
+    fn changes_from_the_store_add_new_credentials_and_drop_revoked_ones() {
+        let cache = CredentialCache::default();
+        cache.insert("h-a".into(), credential("a"));
+        cache.insert("h-b".into(), credential("b"));
+        let b = cache.revocation("b");
+        // Another instance issued c and revoked b.
+        let mark = cache.mark();
+        let changes = vec![
+            ("h-c".into(), credential("c")),
+            ("h-b".into(), revoked("b")),
+        ];
+        cache.apply(changes.clone(), mark);
+        assert!(cache.get("h-c").is_some() && cache.contains_id("c"));
+        assert!(cache.get("h-b").is_none() && !cache.contains_id("b"));
+        assert!(b.is_cancelled(), "b's open streams hear of it");
+        assert!(cache.get("h-a").is_some(), "what did not change stays");
+        // The next read overlaps the last one: the same changes again are
+        // no change.
+        let mark = cache.mark();
+        cache.apply(changes, mark);
+        assert!(cache.contains_id("c") && !cache.contains_id("b") && cache.contains_id("a"));
+        // Nothing changed, nothing moves.
+        let mark = cache.mark();
+        cache.apply(Vec::new(), mark);
+        assert!(cache.contains_id("a") && cache.contains_id("c"));
+    }
+
+    #[test]
+    fn a_read_from_before_a_revocation_here_does_not_bring_the_credential_back() {
+        let cache = CredentialCache::default();
+        cache.insert("h-a".into(), credential("a"));
+        cache.insert("h-b".into(), credential("b"));
+        // A refresh starts and reads the store...
+        let mark = cache.mark();
+        // ...while a and b are revoked here, after that read.
+        cache.remove_id("a");
+        cache.remove_id("b");
+        // The read still lists them as active.
+        cache.apply(vec![("h-a".into(), credential("a"))], mark);
+        assert!(!cache.contains_id("a"), "a read of changes keeps a revoked");
+        cache.replace(vec![("h-b".into(), credential("b"))], mark);
+        assert!(!cache.contains_id("b"), "a full read keeps b revoked");
+        // Reads that started after the revocations see them in the store
+        // (revoked there first); the marks are forgotten once seen.
+        let mark = cache.mark();
+        cache.apply(vec![("h-a".into(), revoked("a"))], mark);
+        assert!(!cache.contains_id("a"));
+        assert!(cache.index.read().unwrap().removed.is_empty());
     }
 }

@@ -8,6 +8,7 @@ use std::{
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use samu_domain::{CentralId, UnitId};
 use samu_fleet::{FleetConfig, FleetState};
 use samu_store::{Store, StoreError};
@@ -35,9 +36,13 @@ pub struct RuntimeConfig {
     pub max_batch: usize,
     /// How often the no-signal sweep runs, in milliseconds.
     pub signal_sweep_ms: u64,
-    /// How often credentials are reloaded from the store (revocations made
-    /// on another instance), in seconds.
+    /// How often the credentials created or revoked in the store (by
+    /// another instance) are read, in seconds.
     pub credential_refresh_s: u64,
+    /// How often every active credential is read again, in seconds: a
+    /// safety net for changes the frequent reads missed, and what drops
+    /// expired sessions from memory.
+    pub credential_full_refresh_s: u64,
     /// Changes the feed buffers for slow listeners before they must resync.
     pub feed_capacity: usize,
     /// How long shutdown waits for pending writes, in seconds.
@@ -72,6 +77,7 @@ impl Default for RuntimeConfig {
             max_batch: 4_096,
             signal_sweep_ms: 1_000,
             credential_refresh_s: 5,
+            credential_full_refresh_s: 600,
             feed_capacity: 16_384,
             shutdown_grace_s: 10,
             daily_job_s: 60,
@@ -170,8 +176,9 @@ impl Central {
         }
         tracing::info!(units = fleet.len(), "fleet restored from the store");
         let credentials = CredentialCache::default();
+        let credentials_read_at = samu_domain::time::now();
         let mark = credentials.mark();
-        credentials.replace(store.active_credentials().await?, mark);
+        credentials.replace(store.active_credentials(credentials_read_at).await?, mark);
 
         let (writes, write_rx) = mpsc::channel(config.write_queue.max(1));
         let (feed, _) = broadcast::channel(config.feed_capacity.max(16));
@@ -253,7 +260,9 @@ impl Central {
                 shutdown.clone(),
             )),
             tokio::spawn(central.clone().refresh_credentials(
+                credentials_read_at,
                 Duration::from_secs(config.credential_refresh_s.max(1)),
+                Duration::from_secs(config.credential_full_refresh_s.max(1)),
                 shutdown,
             )),
         ];
@@ -492,24 +501,77 @@ impl Central {
         }
     }
 
-    async fn refresh_credentials(self, every: Duration, shutdown: CancellationToken) {
+    /// Keeps the credential cache in step with the store, where other
+    /// instances issue and revoke: every `every`, what was created or
+    /// revoked since the last read (from [`CREDENTIAL_OVERLAP`] before it);
+    /// every `full_every`, every active credential again, which also drops
+    /// the expired ones. Reading them all every few seconds was a burst of
+    /// work on a runtime worker each time, growing with every token issued.
+    async fn refresh_credentials(
+        self,
+        mut read_at: DateTime<Utc>,
+        every: Duration,
+        full_every: Duration,
+        shutdown: CancellationToken,
+    ) {
         let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
+        let mut full_at = tokio::time::Instant::now() + full_every;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
+            let started = std::time::Instant::now();
+            let now = samu_domain::time::now();
             let mark = self.inner.credentials.mark();
-            match self.inner.store.active_credentials().await {
-                Ok(active) => self.inner.credentials.replace(active, mark),
+            let store = &self.inner.store;
+            let full = tokio::time::Instant::now() >= full_at;
+            let read = if full {
+                match store.active_credentials(now).await {
+                    Ok(active) => {
+                        let central = self.clone();
+                        // Building a set of tens of thousands is milliseconds
+                        // of work: off the runtime's workers.
+                        tokio::task::spawn_blocking(move || {
+                            central.inner.credentials.replace(active, mark)
+                        })
+                        .await
+                        .map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            } else {
+                store
+                    .credentials_changed_since(read_at - CREDENTIAL_OVERLAP)
+                    .await
+                    .map(|changes| self.inner.credentials.apply(changes, mark))
+                    .map_err(|e| e.to_string())
+            };
+            match read {
+                Ok(()) => {
+                    read_at = now;
+                    if full {
+                        full_at = tokio::time::Instant::now() + full_every;
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "credential refresh failed; keeping the cached set")
+                    tracing::warn!(error = %e, full, "credential refresh failed; keeping the cached set")
                 }
             }
+            metrics::histogram!("samu_credential_refresh_seconds", "kind" => if full { "full" } else { "changes" })
+                .record(started.elapsed().as_secs_f64());
         }
     }
 }
+
+/// How far back each credential refresh reads before the previous read:
+/// a credential is stamped by its issuing instance's clock before its
+/// insert commits, so a read can miss one stamped just before it that
+/// commits just after, or stamped by a clock running behind. Reading the
+/// last minute again catches both; the full reads catch anything else.
+const CREDENTIAL_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// A retention period in days, between one day and a century.
 fn days(n: u64) -> chrono::TimeDelta {

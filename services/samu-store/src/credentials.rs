@@ -217,16 +217,50 @@ impl Store {
         Ok(())
     }
 
-    /// Every credential that is not revoked, with its hash: the server keeps
-    /// them in memory so authenticating a call costs no database round trip.
+    /// Every credential neither revoked nor expired at `now`, with its hash:
+    /// the server keeps them in memory so authenticating a call costs no
+    /// database round trip. Expired ones are left out: every login adds a
+    /// session that expires, and none is ever deleted.
     ///
     /// # Errors
     /// A database failure or a corrupt row.
-    pub async fn active_credentials(&self) -> Result<Vec<(String, Credential)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, token_hash, role, unit_id, label, created_at, expires_at, revoked_at, \
-             user_id, central_id FROM credentials WHERE revoked_at IS NULL",
+    pub async fn active_credentials(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, Credential)>, StoreError> {
+        self.credentials_where(
+            "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+            now,
         )
+        .await
+    }
+
+    /// The credentials created or revoked at or after `since`, revoked ones
+    /// included (with their `revoked_at`): what a cache read before `since`
+    /// has to apply to be current again, without reading every credential.
+    ///
+    /// # Errors
+    /// A database failure or a corrupt row.
+    pub async fn credentials_changed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, Credential)>, StoreError> {
+        self.credentials_where("created_at >= $1 OR revoked_at >= $1", since)
+            .await
+    }
+
+    /// The credentials, with their hashes, matching `condition` on one time
+    /// parameter.
+    async fn credentials_where(
+        &self,
+        condition: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(String, Credential)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, token_hash, role, unit_id, label, created_at, expires_at, revoked_at, \
+             user_id, central_id FROM credentials WHERE {condition}"
+        ))
+        .bind(ms(at))
         .fetch_all(self.pool())
         .await?;
         rows.iter()

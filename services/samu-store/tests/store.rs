@@ -236,7 +236,7 @@ async fn credentials_issue_and_revoke(backend: TestBackend) {
         .unwrap();
     assert_ne!(device.token, wall.token);
     assert!(device.token.starts_with("samu_") && device.token.len() == 69);
-    let active = store.active_credentials().await.unwrap();
+    let active = store.active_credentials(t0()).await.unwrap();
     assert_eq!(active.len(), 2);
     let (hash, stored) = active.iter().find(|(_, c)| c.role == Role::Device).unwrap();
     assert_eq!(hash, &samu_store::credentials::token_hash(&device.token));
@@ -248,13 +248,52 @@ async fn credentials_issue_and_revoke(backend: TestBackend) {
     let (_, stored_wall) = active.iter().find(|(_, c)| c.role == Role::Wall).unwrap();
     assert!(stored_wall.is_valid_at(t0()));
     assert!(!stored_wall.is_valid_at(t0() + TimeDelta::hours(2)));
+    // Expired credentials are not active: only the device's is, later.
+    let later = store
+        .active_credentials(t0() + TimeDelta::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].1.id, device.credential.id);
 
+    // What changed since a moment: created then, or revoked then.
+    let since = t0() + TimeDelta::minutes(10);
     assert!(store
-        .revoke_credential(&device.credential.id, t0())
+        .credentials_changed_since(since)
+        .await
+        .unwrap()
+        .is_empty());
+    let session = store
+        .issue_credential(Role::Wall, None, "wall 2", None, since)
+        .await
+        .unwrap();
+    assert!(store
+        .revoke_credential(&device.credential.id, since + TimeDelta::seconds(1))
         .await
         .unwrap());
+    let mut changed = store.credentials_changed_since(since).await.unwrap();
+    changed.sort_by(|a, b| a.1.label.cmp(&b.1.label));
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert_eq!(changed[0].1.id, device.credential.id);
+    assert_eq!(
+        changed[0].1.revoked_at,
+        Some(since + TimeDelta::seconds(1)),
+        "a revocation comes with its time"
+    );
+    assert_eq!(changed[1].1.id, session.credential.id);
+    assert_eq!(changed[1].1.revoked_at, None);
+    assert_eq!(
+        changed[1].0,
+        samu_store::credentials::token_hash(&session.token)
+    );
+    assert!(store
+        .credentials_changed_since(since + TimeDelta::seconds(2))
+        .await
+        .unwrap()
+        .is_empty());
+
     assert!(!store.revoke_credential("no-such-id", t0()).await.unwrap());
-    assert_eq!(store.active_credentials().await.unwrap().len(), 1);
+    assert_eq!(store.active_credentials(t0()).await.unwrap().len(), 2);
 }
 
 backend_tests! {
