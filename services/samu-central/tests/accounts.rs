@@ -294,6 +294,40 @@ async fn live_queues(backend: TestBackend) {
     // Nothing else happened, so nothing else arrives.
     let wall = next_or_nothing(&mut console).await;
     assert!(wall.is_none(), "nothing else: {wall:?}");
+
+    // Logging out ends both: they wait on the session's end.
+    let response = reqwest::Client::new()
+        .delete(format!("{}/api/v1/session", app.http_url))
+        .bearer_auth(&physician)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let status = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match watch.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(status)) => break status,
+                None => panic!("the watch ended without a status"),
+            }
+        }
+    })
+    .await
+    .expect("the watch ends");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    // Told why: the end it waited on, not a later check's guess.
+    assert_eq!(status.message(), "the token was revoked", "{status:?}");
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match console.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None => break,
+                Some(Ok(_)) => continue,
+                Some(Err(_)) => break,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the console socket closes");
 }
 
 async fn next_or_nothing(socket: &mut WallSocket) -> Option<Value> {

@@ -2,7 +2,7 @@
 //! gRPC-Web). Thin: validation of the wire format here, everything else in
 //! `samu_runtime::regulation`.
 
-use std::{pin::Pin, time::Duration};
+use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 use futures::Stream;
@@ -13,7 +13,8 @@ use samu_occurrence::{
 };
 use samu_proto::v1 as pb;
 use samu_runtime::{
-    regulation::Recommendation, Caller, Central, Command, FleetEvent, RegulationError, RequestKey,
+    regulation::Recommendation, Caller, Central, Command, CredentialEnd, FleetEvent,
+    RegulationError, RequestKey,
 };
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -378,9 +379,6 @@ impl RegulationService {
     }
 }
 
-/// How often an open watch checks that its token is still valid.
-const WATCH_RECHECK: Duration = Duration::from_secs(5);
-
 #[tonic::async_trait]
 impl pb::regulation_server::Regulation for RegulationService {
     async fn open_occurrence(&self, request: Request<pb::OpenOccurrenceRequest>) -> Answer {
@@ -547,16 +545,15 @@ impl pb::regulation_server::Regulation for RegulationService {
             if tx.send(Ok(snapshot(first))).await.is_err() {
                 return;
             }
-            let mut recheck = tokio::time::interval(WATCH_RECHECK);
+            let ended = core.credential_ended(&caller.credential);
+            tokio::pin!(ended);
             loop {
                 let message = tokio::select! {
                     _ = tx.closed() => return,
-                    _ = recheck.tick() => {
-                        if core.credential_is_valid(&caller.credential.id) {
-                            continue;
-                        }
-                        Err(Status::unauthenticated("the token was revoked or expired"))
-                    }
+                    end = &mut ended => Err(Status::unauthenticated(match end {
+                        CredentialEnd::Revoked => "the token was revoked",
+                        CredentialEnd::Expired => "the token expired",
+                    })),
                     change = changes.recv() => match change {
                         Ok(FleetEvent::Occurrence(s)) => {
                             if scope.as_ref().is_some_and(|c| c != &s.central) {

@@ -33,7 +33,7 @@ use std::{pin::Pin, time::Duration};
 use futures::Stream;
 use samu_domain::{UnitId, ValidationError};
 use samu_proto::v1::{self as pb, ack::Kind, ingest_reply::Outcome};
-use samu_runtime::{Ack, AckKind, Central, IngestError, RateLimited};
+use samu_runtime::{Ack, AckKind, Central, CredentialEnd, IngestError, RateLimited};
 use samu_store::Credential;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::{wrappers::ReceiverStream, StreamExt};
@@ -223,14 +223,10 @@ impl Reader {
         let mut over_since = None;
         // The stream's end signals, each registered once for the stream's
         // life rather than again for every report.
-        let revoked = self
-            .central
-            .credential_revocation(&self.credential.id)
-            .cancelled_owned();
-        let expired = expiry(self.credential.expires_at);
+        let ended = self.central.credential_ended(&self.credential);
         let stopping = shutdown.clone().cancelled_owned();
         let silence = tokio::time::sleep(self.silence_limit);
-        tokio::pin!(revoked, expired, stopping, silence);
+        tokio::pin!(ended, stopping, silence);
         tracing::debug!(unit = %self.unit, "vehicle stream opened");
         let end = loop {
             let message = tokio::select! {
@@ -244,8 +240,10 @@ impl Reader {
                     )));
                 }
                 () = &mut stopping => break Some(Status::unavailable("the server is shutting down; reconnect")),
-                () = &mut revoked => break Some(Status::unauthenticated("the device token was revoked")),
-                () = &mut expired => break Some(Status::unauthenticated("the device token expired")),
+                end = &mut ended => break Some(Status::unauthenticated(match end {
+                    CredentialEnd::Revoked => "the device token was revoked",
+                    CredentialEnd::Expired => "the device token expired",
+                })),
             };
             match message {
                 Ok(Some(report)) => {
@@ -326,16 +324,6 @@ impl Reader {
             .send(Box::new(rejection(seq, e)))
             .await
             .map_err(|_| Status::cancelled("client gone"))
-    }
-}
-
-/// Resolves when a credential expiring at `at` expires; never for one
-/// without an expiry.
-async fn expiry(at: Option<chrono::DateTime<chrono::Utc>>) {
-    match at {
-        // A time already past gives a zero wait: the stream ends at once.
-        Some(at) => tokio::time::sleep(samu_domain::time::span(chrono::Utc::now(), at)).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -695,8 +695,8 @@ enum ConsoleFrame<'a> {
     },
 }
 
-/// How often a console socket re-checks its token and pings.
-const RECHECK: Duration = Duration::from_secs(5);
+/// How often a console socket pings.
+const PING_EVERY: Duration = Duration::from_secs(5);
 
 async fn ws_console(
     State(state): State<HttpState>,
@@ -749,20 +749,21 @@ async fn ws_console(
             if sink.send(snapshot(&first)).await.is_err() {
                 return;
             }
-            let mut recheck = tokio::time::interval(RECHECK);
+            let mut ping = tokio::time::interval(PING_EVERY);
+            // Revoked or expired: the socket closes at once.
+            let ended = core.credential_ended(&who.credential);
+            tokio::pin!(ended);
             loop {
                 let outgoing = tokio::select! {
                     _ = shutdown.cancelled() => {
                         let _ = sink.send(Message::Close(None)).await;
                         return;
                     }
-                    _ = recheck.tick() => {
-                        if !core.credential_is_valid(&who.credential.id) {
-                            let _ = sink.send(Message::Close(None)).await;
-                            return;
-                        }
-                        Message::Ping(Bytes::new())
+                    _ = &mut ended => {
+                        let _ = sink.send(Message::Close(None)).await;
+                        return;
                     }
+                    _ = ping.tick() => Message::Ping(Bytes::new()),
                     incoming = stream.next() => match incoming {
                         Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                         Some(Ok(_)) => continue,

@@ -194,6 +194,7 @@ impl CredentialCache {
             .cloned()
     }
 
+    #[cfg(test)]
     fn contains_id(&self, id: &str) -> bool {
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
         index
@@ -222,11 +223,6 @@ impl Central {
             .ok_or(AuthError::Invalid)
     }
 
-    /// Whether a credential is still valid.
-    pub fn credential_is_valid(&self, id: &str) -> bool {
-        self.inner.credentials.contains_id(id)
-    }
-
     /// A signal cancelled when credential `id` is revoked, on this instance
     /// or (seen at the next refresh) on another; already cancelled when it
     /// is not active now. Open streams wait on it, so a revocation ends them
@@ -234,6 +230,43 @@ impl Central {
     /// knows `expires_at`.
     pub fn credential_revocation(&self, id: &str) -> CancellationToken {
         self.inner.credentials.revocation(id)
+    }
+
+    /// Resolves when `credential` stops being valid: revoked (see
+    /// [`Central::credential_revocation`]) or expired. What a long-lived
+    /// stream or socket waits on beside its traffic, registered once for its
+    /// whole life instead of polled.
+    pub fn credential_ended(
+        &self,
+        credential: &Credential,
+    ) -> impl std::future::Future<Output = CredentialEnd> + Send + 'static {
+        let revoked = self.credential_revocation(&credential.id).cancelled_owned();
+        let expires_at = credential.expires_at;
+        async move {
+            tokio::select! {
+                () = revoked => CredentialEnd::Revoked,
+                () = expiry(expires_at) => CredentialEnd::Expired,
+            }
+        }
+    }
+}
+
+/// How a credential stopped being valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialEnd {
+    /// Revoked, here or on another instance.
+    Revoked,
+    /// Past its `expires_at`.
+    Expired,
+}
+
+/// Resolves when a credential expiring at `at` expires; never for one
+/// without an expiry.
+async fn expiry(at: Option<chrono::DateTime<Utc>>) {
+    match at {
+        // A time already past gives a zero wait: it ends at once.
+        Some(at) => tokio::time::sleep(samu_domain::time::span(Utc::now(), at)).await,
+        None => std::future::pending().await,
     }
 }
 

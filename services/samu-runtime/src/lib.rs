@@ -37,7 +37,7 @@ pub mod running;
 pub mod team;
 pub mod writer;
 
-pub use auth::AuthError;
+pub use auth::{AuthError, CredentialEnd};
 pub use central::{Central, RuntimeConfig, RuntimeTasks};
 pub use feed::{FleetEvent, UnitView, WallOccurrence};
 pub use ingest::{Ack, AckKind, IngestError, Report, ReportBody};
