@@ -271,20 +271,16 @@ impl Central {
     /// # Errors
     /// An unknown user, or a store failure.
     pub async fn disable_user(&self, user_id: &str) -> Result<(), AccountError> {
-        if !self
-            .store()
-            .disable_user(user_id, samu_domain::time::now())
-            .await?
-        {
+        let now = samu_domain::time::now();
+        if !self.store().disable_user(user_id, now).await? {
             return Err(AccountError::NotFound(user_id.to_owned()));
         }
+        // The store revoked the user's sessions at `now`: what changed since
+        // then is those revocations (and whatever other instances did
+        // meanwhile), not every credential.
         let mark = self.inner.credentials.mark();
-        self.inner.credentials.replace(
-            self.store()
-                .active_credentials(samu_domain::time::now())
-                .await?,
-            mark,
-        );
+        let changes = self.store().credentials_changed_since(now).await?;
+        self.inner.credentials.apply(changes, mark);
         Ok(())
     }
 

@@ -113,14 +113,10 @@ impl CredentialCache {
                 }
             }
         }
-        let removed: Vec<String> = index
-            .removed
-            .iter()
-            .filter(|&(_, &n)| n > mark.0)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &removed {
-            next.remove(id);
+        for id in index.removed.keys() {
+            if index.removed_after(id, mark) {
+                next.remove(id);
+            }
         }
         next.removed = std::mem::take(&mut index.removed);
         next.prune_removed(mark);
