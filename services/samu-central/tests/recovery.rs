@@ -9,6 +9,9 @@ use samu_testkit::{backend_tests, TestBackend};
 backend_tests! {
     a_restart_restores_the_hot_state => a_restart_restores_the_hot_state;
     shutdown_flushes_every_acknowledged_report => shutdown_flushes_every_acknowledged_report;
+    live_states_are_written_behind_the_reports => live_states_are_written_behind_the_reports;
+    a_clean_stop_writes_the_live_states_still_behind => a_clean_stop_writes_the_live_states_still_behind;
+    a_zero_flush_period_writes_live_states_with_each_report => a_zero_flush_period_writes_live_states_with_each_report;
     silent_units_go_to_no_signal_and_back => silent_units_go_to_no_signal_and_back;
     the_demo_seeds_69_units_and_drives_them_through_grpc => the_demo_seeds_69_units_and_drives_them_through_grpc;
 }
@@ -72,6 +75,153 @@ async fn a_restart_restores_the_hot_state(backend: TestBackend) {
         (1..=numbers.len() as u64).collect::<Vec<_>>(),
         "no gap, no repeat across the restart"
     );
+}
+
+/// A fix at `lat`, `seconds` after a minute ago: one a second apart, so
+/// none is older than the one before however fast they go.
+fn fix_after(lat: f64, seconds: i64) -> samu_proto::v1::vehicle_report::Body {
+    let at = chrono::Utc::now() - chrono::TimeDelta::seconds(60 - seconds);
+    samu_proto::v1::vehicle_report::Body::Position(pb::Position {
+        fix_time: Some(ts(at)),
+        latitude: lat,
+        longitude: -43.94,
+        accuracy_m: Some(5.0),
+        ..Default::default()
+    })
+}
+
+/// The stored live state of `unit` (what a restart would resume from).
+async fn stored_live_state(
+    store: &samu_store::Store,
+    unit: &str,
+) -> Option<samu_fleet::UnitSnapshot> {
+    let id = samu_domain::UnitId::parse("u", unit).unwrap();
+    store
+        .load_fleet(chrono::Utc::now())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(record, _)| record.id == id)
+        .and_then(|(_, snapshot)| snapshot)
+}
+
+async fn live_states_are_written_behind_the_reports(backend: TestBackend) {
+    let app = TestApp::spawn_with(backend, |c| c.runtime.live_state_flush_ms = 200).await;
+    app.seed_central().await;
+    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
+    let mut v = app.vehicle(&token).await.unwrap();
+    assert!(is_ack(
+        &v.report("usb-1", 1, available("usb-1", pb::UnitType::Usb))
+            .await,
+        Kind::Applied
+    ));
+    // A status change writes the live state with the report.
+    let stored = stored_live_state(&app.store, "usb-1").await.unwrap();
+    assert_eq!(stored.last_seq, 1);
+    assert_eq!(
+        stored.reported_status,
+        samu_domain::UnitStatus::AvailableAtBase
+    );
+    // Plain fixes: acknowledged at once, the live state follows within the
+    // flush period, once for all of them.
+    for seq in 2..=6u64 {
+        let reply = v
+            .report(
+                "usb-1",
+                seq,
+                fix_after(-19.92 - 0.0001 * seq as f64, seq as i64),
+            )
+            .await;
+        assert!(is_ack(&reply, Kind::Applied), "{reply:?}");
+    }
+    let mut stored = stored_live_state(&app.store, "usb-1").await.unwrap();
+    for _ in 0..100 {
+        if stored.last_seq == 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        stored = stored_live_state(&app.store, "usb-1").await.unwrap();
+    }
+    assert_eq!(stored.last_seq, 6, "the live state caught up: {stored:?}");
+    let fix = stored.fix.expect("a stored fix");
+    assert!((fix.point.lat() - (-19.9206)).abs() < 1e-9, "{fix:?}");
+    assert_eq!(
+        stored.reported_status,
+        samu_domain::UnitStatus::AvailableAtBase
+    );
+    assert_eq!(
+        stored.crew.len(),
+        full_crew("usb-1", pb::UnitType::Usb).len()
+    );
+}
+
+async fn a_clean_stop_writes_the_live_states_still_behind(backend: TestBackend) {
+    // A flush period longer than the test: only the stop can write them.
+    let app = TestApp::spawn_with(backend, |c| c.runtime.live_state_flush_ms = 3_600_000).await;
+    app.seed_central().await;
+    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
+    let mut v = app.vehicle(&token).await.unwrap();
+    assert!(is_ack(
+        &v.report("usb-1", 1, available("usb-1", pb::UnitType::Usb))
+            .await,
+        Kind::Applied
+    ));
+    // The first fix brings the unit's signal back (a status change, written
+    // with it); the second only moves it.
+    for (seq, lat) in [(2, -19.95), (3, -19.9501)] {
+        assert!(is_ack(
+            &v.report("usb-1", seq, fix_after(lat, seq as i64)).await,
+            Kind::Applied
+        ));
+    }
+    assert_eq!(
+        stored_live_state(&app.store, "usb-1")
+            .await
+            .unwrap()
+            .last_seq,
+        2,
+        "not written with the plain fix"
+    );
+    let before = app.unit_state("usb-1").await;
+    drop(v);
+
+    let app = app.restart().await;
+    let after = app.unit_state("usb-1").await;
+    assert_eq!(
+        after.position, before.position,
+        "the last fix survives the restart"
+    );
+    assert_eq!(after.fix_time, before.fix_time);
+    let mut v = app.vehicle(&token).await.unwrap();
+    assert!(is_ack(
+        &v.report("usb-1", 3, fix_after(-19.9501, 3)).await,
+        Kind::Duplicate
+    ));
+}
+
+async fn a_zero_flush_period_writes_live_states_with_each_report(backend: TestBackend) {
+    let app = TestApp::spawn_with(backend, |c| c.runtime.live_state_flush_ms = 0).await;
+    app.seed_central().await;
+    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
+    let mut v = app.vehicle(&token).await.unwrap();
+    assert!(is_ack(
+        &v.report("usb-1", 1, available("usb-1", pb::UnitType::Usb))
+            .await,
+        Kind::Applied
+    ));
+    for seq in 2..=4u64 {
+        assert!(is_ack(
+            &v.report(
+                "usb-1",
+                seq,
+                fix_after(-19.92 - 0.0001 * seq as f64, seq as i64)
+            )
+            .await,
+            Kind::Applied
+        ));
+        let stored = stored_live_state(&app.store, "usb-1").await.unwrap();
+        assert_eq!(stored.last_seq, seq, "stored before the acknowledgement");
+    }
 }
 
 async fn shutdown_flushes_every_acknowledged_report(backend: TestBackend) {

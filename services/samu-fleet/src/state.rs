@@ -155,6 +155,9 @@ pub struct FleetState {
     /// central's tree, not the whole state's filtered (with fifty centrals,
     /// fifty times the entries, and all of them for a central with none).
     pub(crate) central_index: HashMap<CentralId, [RTree<IndexEntry>; 6]>,
+    /// Slots of the units marked by [`FleetState::mark_unpersisted`], each
+    /// once, oldest mark first.
+    pub(crate) unpersisted: Vec<usize>,
 }
 
 impl FleetState {
@@ -166,7 +169,45 @@ impl FleetState {
             by_id: HashMap::new(),
             index: Default::default(),
             central_index: HashMap::new(),
+            unpersisted: Vec::new(),
         }
+    }
+
+    /// Notes that `id`'s live state changed and the store has not got it
+    /// yet: the runtime writes such states behind the reports, a few
+    /// seconds later, instead of with each report (a unit's position is
+    /// rewritten at every fix; its history is what each acknowledgement
+    /// waits for). Unknown and remote units are ignored.
+    pub fn mark_unpersisted(&mut self, id: &UnitId) {
+        let Some(&slot) = self.by_id.get(id) else {
+            return;
+        };
+        let unit = &mut self.units[slot];
+        if !unit.unpersisted && !unit.remote {
+            unit.unpersisted = true;
+            self.unpersisted.push(slot);
+        }
+    }
+
+    /// Snapshots of up to `max` units marked by
+    /// [`FleetState::mark_unpersisted`], oldest mark first, and clears
+    /// their marks: whatever changes them next marks them again.
+    pub fn take_unpersisted(&mut self, max: usize) -> Vec<(UnitId, UnitSnapshot)> {
+        let take = max.min(self.unpersisted.len());
+        let slots: Vec<usize> = self.unpersisted.drain(..take).collect();
+        slots
+            .into_iter()
+            .map(|slot| {
+                let unit = &mut self.units[slot];
+                unit.unpersisted = false;
+                (unit.record.id.clone(), unit.snapshot())
+            })
+            .collect()
+    }
+
+    /// How many units [`FleetState::take_unpersisted`] has still to take.
+    pub fn unpersisted_count(&self) -> usize {
+        self.unpersisted.len()
     }
 
     /// Dispatchable units of `unit_type` in `central` right now.
@@ -287,6 +328,7 @@ impl FleetState {
             last_received: None,
             last_event_at: None,
             remote: false,
+            unpersisted: false,
         };
         let mut state = state;
         if state.event_no > 0 {

@@ -744,3 +744,33 @@ fn retired_units_are_never_offered() {
     assert!(fleet.nearest(&query(&[UnitType::Usb], 5)).is_empty());
     assert!(!fleet.unit(&uid("u1")).unwrap().is_dispatchable());
 }
+
+#[test]
+fn units_marked_unpersisted_are_taken_once_each_in_marking_order() {
+    let mut fleet = fleet_with(&[
+        ("a", "3106200", UnitType::Usb),
+        ("b", "3106200", UnitType::Usb),
+        ("c", "3106200", UnitType::Usa),
+    ]);
+    make_ready(&mut fleet, "b", UnitType::Usb, 1, -19.9, -43.9);
+    fleet.mark_unpersisted(&uid("b"));
+    fleet.mark_unpersisted(&uid("a"));
+    fleet.mark_unpersisted(&uid("b"));
+    fleet.mark_unpersisted(&uid("nobody"));
+    fleet.mark_unpersisted(&uid("c"));
+    assert_eq!(fleet.unpersisted_count(), 3, "each unit once");
+
+    let first = fleet.take_unpersisted(2);
+    let ids: Vec<&str> = first.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["b", "a"]);
+    assert_eq!(first[0].1, fleet.unit(&uid("b")).unwrap().snapshot());
+    assert_eq!(first[0].1.last_seq, 2);
+
+    // Marked again after being taken: taken again, after those still waiting.
+    fleet.mark_unpersisted(&uid("b"));
+    let rest = fleet.take_unpersisted(10);
+    let ids: Vec<&str> = rest.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["c", "b"]);
+    assert!(fleet.take_unpersisted(10).is_empty());
+    assert_eq!(fleet.unpersisted_count(), 0);
+}

@@ -122,6 +122,9 @@ pub struct UnitState {
     /// Known only through another instance's views (its app streams there):
     /// this instance neither watches its signal nor writes its history.
     pub(crate) remote: bool,
+    /// Changed since [`crate::FleetState::take_unpersisted`] last took its
+    /// snapshot for the store.
+    pub(crate) unpersisted: bool,
 }
 
 pub(crate) type EventKey = (UnitStatus, Option<OutOfServiceReason>, bool);

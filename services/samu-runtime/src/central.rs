@@ -34,6 +34,14 @@ pub struct RuntimeConfig {
     pub write_queue: usize,
     /// Most reports merged into one transaction.
     pub max_batch: usize,
+    /// How often the live state of units that only moved (their fixes and
+    /// sequence numbers) is written behind the reports, in milliseconds.
+    /// Their track and status history are stored before each
+    /// acknowledgement; after a crash (not a clean stop) a unit resumes
+    /// from a live state at most this much older than its last report,
+    /// until its next one. 0 writes every report's live state before its
+    /// acknowledgement, as before the write-behind.
+    pub live_state_flush_ms: u64,
     /// How often the no-signal sweep runs, in milliseconds.
     pub signal_sweep_ms: u64,
     /// How often the credentials created or revoked in the store (by
@@ -75,6 +83,7 @@ impl Default for RuntimeConfig {
         Self {
             write_queue: 65_536,
             max_batch: 4_096,
+            live_state_flush_ms: 2_000,
             signal_sweep_ms: 1_000,
             credential_refresh_s: 5,
             credential_full_refresh_s: 600,
@@ -121,6 +130,9 @@ pub(crate) struct Inner {
     pub(crate) limits: crate::limits::Limits,
     /// Whether writes go to the store or wait in the spool.
     pub(crate) write_health: Arc<WriteHealth>,
+    /// Live states of plain moves are written behind the reports
+    /// (`runtime.live_state_flush_ms` > 0).
+    pub(crate) live_states_behind: bool,
 }
 
 /// The background tasks of a running central; await [`RuntimeTasks::join`]
@@ -198,6 +210,7 @@ impl Central {
                     i64::try_from(config.session_ttl_s.clamp(60, 7 * 86_400)).unwrap_or(43_200),
                 ),
                 limits: crate::limits::Limits::new(config.limits.clone()),
+                live_states_behind: config.live_state_flush_ms > 0,
             }),
         };
         let open = store
@@ -223,6 +236,15 @@ impl Central {
             health: write_health,
             spool_after: Duration::from_millis(config.spool.after_ms.max(1)),
             max_batch: config.max_batch.max(1),
+            live_states: writer::LiveStates::new(
+                Arc::downgrade(&central.inner),
+                // Written through, there is nothing to take; an hour keeps
+                // the writer from waking for it.
+                Duration::from_millis(match config.live_state_flush_ms {
+                    0 => 3_600_000,
+                    ms => ms,
+                }),
+            ),
         };
         let handles = vec![
             tokio::spawn(writer.run(

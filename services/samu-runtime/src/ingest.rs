@@ -115,6 +115,7 @@ impl Central {
             metrics::histogram!("samu_report_age_seconds")
                 .record(samu_domain::time::span(fix.at, now).as_secs_f64());
         }
+        let live_states_behind = self.inner.live_states_behind;
         let applied = self.with_fleet_mut(|fleet| -> Result<_, FleetError> {
             let (kind, item) = match report.body {
                 ReportBody::Position(fix) => {
@@ -167,14 +168,23 @@ impl Central {
                 }
             };
             // Every report that was not a duplicate moved the unit's sequence
-            // number, so its live state is written with it.
+            // number, so its live state changed. One that changed its status
+            // or crew writes the live state with its history; a plain fix
+            // (or a repeated declaration) leaves it to the writer's
+            // write-behind of live states, which rewrites each unit once per
+            // `runtime.live_state_flush_ms` however often it reports.
             let unit = fleet
                 .unit(&report.unit)
                 .expect("applied to an existing unit");
             let item = item.map(|(mut item, publish)| {
-                item.live = Some((report.unit.clone(), unit.snapshot()));
+                if item.status.is_some() || item.crew.is_some() || !live_states_behind {
+                    item.live = Some((report.unit.clone(), unit.snapshot()));
+                }
                 (item, publish.then(|| UnitView::from(unit)))
             });
+            if item.as_ref().is_some_and(|(i, _)| i.live.is_none()) {
+                fleet.mark_unpersisted(&report.unit);
+            }
             Ok((kind, item))
         });
         let (kind, item) = match applied {

@@ -20,7 +20,7 @@ use std::{
     path::PathBuf,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc, Mutex,
+        Arc, Mutex, Weak,
     },
     time::Duration,
 };
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::Ack;
+use crate::{central::Inner, ingest::Ack};
 
 /// One report's worth of writes, and who to acknowledge when stored.
 #[derive(Debug, Default)]
@@ -221,6 +221,48 @@ pub enum StartError {
     Store(#[from] StoreError),
 }
 
+/// The write-behind of live states: the units whose fixes or sequence
+/// numbers changed without a status or crew change, as
+/// [`samu_fleet::FleetState::mark_unpersisted`] noted them.
+///
+/// Why behind: a unit's live state row is rewritten whole at every report,
+/// and on PostgreSQL that upsert cost more than the track insert beside it
+/// (BENCHMARKS.md, "Live states written behind"). A unit reporting every
+/// second, or several times a second, is now rewritten once per period.
+pub(crate) struct LiveStates {
+    central: Weak<Inner>,
+    every: Duration,
+}
+
+/// Live states taken from the fleet per write: the fleet's write lock is
+/// held while they are copied (a few hundred microseconds for this many).
+const LIVE_CHUNK: usize = 2_000;
+
+impl LiveStates {
+    pub(crate) fn new(central: Weak<Inner>, every: Duration) -> Self {
+        Self { central, every }
+    }
+
+    /// Up to [`LIVE_CHUNK`] marked units' live states, as write items.
+    fn take(&self) -> Vec<WriteItem> {
+        let Some(central) = self.central.upgrade() else {
+            return Vec::new();
+        };
+        let taken = central
+            .fleet
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_unpersisted(LIVE_CHUNK);
+        taken
+            .into_iter()
+            .map(|live| WriteItem {
+                live: Some(live),
+                ..WriteItem::default()
+            })
+            .collect()
+    }
+}
+
 /// The writer task's state.
 pub(crate) struct Writer {
     pub(crate) store: Store,
@@ -228,6 +270,7 @@ pub(crate) struct Writer {
     pub(crate) health: Arc<WriteHealth>,
     pub(crate) spool_after: Duration,
     pub(crate) max_batch: usize,
+    pub(crate) live_states: LiveStates,
 }
 
 /// The wait between flush attempts while the store stays away.
@@ -243,6 +286,7 @@ impl Writer {
         let mut items = Vec::with_capacity(self.max_batch);
         let mut backoff = FLUSH_BACKOFF.0;
         let mut next_flush = tokio::time::Instant::now();
+        let mut next_live = tokio::time::Instant::now() + self.live_states.every;
         loop {
             items.clear();
             let spooling = !self.spool.is_empty();
@@ -259,6 +303,13 @@ impl Writer {
                         Flushed::Partly | Flushed::Empty => backoff = FLUSH_BACKOFF.0,
                     }
                     next_flush = tokio::time::Instant::now() + backoff;
+                }
+                _ = tokio::time::sleep_until(next_live) => {
+                    // One chunk per turn: the queue's reports are served
+                    // between chunks instead of waiting for all of them.
+                    let full = self.write_live_chunk().await == LIVE_CHUNK;
+                    next_live = tokio::time::Instant::now()
+                        + if full { Duration::ZERO } else { self.live_states.every };
                 }
                 _ = shutdown.cancelled() => break,
             }
@@ -281,6 +332,9 @@ impl Writer {
                 break;
             }
         }
+        // Every report acknowledged is in the fleet by now: its unit's live
+        // state goes to the store (or the spool) before the writer stops.
+        while self.write_live_chunk().await > 0 {}
         while !self.spool.is_empty() && tokio::time::Instant::now() < deadline {
             if let Flushed::StoreAway(_) = self.flush_some().await {
                 tokio::time::sleep(FLUSH_BACKOFF.0).await;
@@ -336,6 +390,17 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Writes one chunk of the live states written behind; returns how many.
+    async fn write_live_chunk(&mut self) -> usize {
+        let mut items = self.live_states.take();
+        let taken = items.len();
+        if taken > 0 {
+            self.commit(&mut items).await;
+            metrics::counter!("samu_live_states_written_total").increment(taken as u64);
+        }
+        taken
     }
 
     /// Puts `batch` in the spool, on disk when this returns. While the
@@ -633,6 +698,7 @@ mod tests {
             health: Arc::default(),
             spool_after,
             max_batch: 64,
+            live_states: LiveStates::new(Weak::new(), Duration::from_secs(3600)),
         }
     }
 
