@@ -6,7 +6,15 @@
 //! in great-circle distance, so the tree's Euclidean nearest-neighbour walk
 //! returns units in exact great-circle order, with no projection error near
 //! the poles or the antimeridian. A unit enters or leaves its tree whenever
-//! it becomes or stops being dispatchable, or moves.
+//! it becomes or stops being dispatchable, or moves more than
+//! [`INDEX_SLACK_M`] from where its entry is.
+//!
+//! Why the slack: a moving unit was taken out of two trees and put back
+//! into both at every fix, the R-tree's largest share of the ingest path's
+//! CPU (BENCHMARKS.md, "R-tree slack"). An entry now may lag the unit's
+//! fix by up to the slack, and a query walks the tree in entry order until
+//! no entry that far away can beat the answer's exact distances, so
+//! answers and distances are exactly what a tree without slack gives.
 
 use rstar::primitives::GeomWithData;
 use samu_domain::{geo::chord_to_metres, CentralId, GeoPoint, UnitType};
@@ -18,6 +26,20 @@ use crate::{
 
 /// An index entry: a unit vector and the unit's slot in the fleet.
 pub(crate) type IndexEntry = GeomWithData<[f64; 3], usize>;
+
+/// How far a unit may move from its index entry before the entry moves
+/// with it, in metres: an ambulance at 60 km/h reporting every second moves
+/// its entries every other fix, a parked or slow one almost never.
+pub const INDEX_SLACK_M: f64 = 30.0;
+
+/// [`INDEX_SLACK_M`] as a chord of the unit sphere, the trees' metric,
+/// rounded up so the bound holds: a chord is never longer than its arc.
+const INDEX_SLACK_CHORD: f64 = INDEX_SLACK_M / 6_371_000.0;
+
+/// Squared Euclidean distance between two unit vectors.
+fn chord2(a: [f64; 3], b: [f64; 3]) -> f64 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)
+}
 
 /// Largest `limit` a query may ask for.
 pub const MAX_LIMIT: usize = 50;
@@ -66,18 +88,31 @@ impl FleetState {
                     None => continue,
                 },
             };
-            let mut last_d2 = f64::NEG_INFINITY;
-            for (taken, (entry, d2)) in tree
-                .nearest_neighbor_iter_with_distance_2(&target)
-                .enumerate()
-            {
-                // Keep walking past `limit` only through exact ties, so the
-                // id order among equally distant units is respected.
-                if taken >= limit && d2 > last_d2 {
-                    break;
+            // The exact squared chords of this type's best `limit` so far
+            // (a max-heap: the worst of them on top).
+            let mut best: std::collections::BinaryHeap<OrderedChord> =
+                std::collections::BinaryHeap::with_capacity(limit + 1);
+            for (entry, entry_d2) in tree.nearest_neighbor_iter_with_distance_2(&target) {
+                // Entries come in order of their own distance; a unit is at
+                // most the slack from its entry (triangle inequality), so
+                // once an entry is farther than the slack beyond the worst
+                // of `limit` exact distances, no later unit can be nearer
+                // or tie.
+                if best.len() >= limit {
+                    let worst = best.peek().map_or(f64::INFINITY, |c| c.0.sqrt());
+                    if entry_d2.sqrt() - INDEX_SLACK_CHORD > worst {
+                        break;
+                    }
                 }
-                candidates.push((d2, entry.data));
-                last_d2 = d2;
+                let slot = entry.data;
+                let exact = self.units[slot]
+                    .vector
+                    .map_or(entry_d2, |v| chord2(v, target));
+                candidates.push((exact, slot));
+                best.push(OrderedChord(exact));
+                if best.len() > limit {
+                    best.pop();
+                }
             }
         }
         candidates.sort_by(|a, b| {
@@ -108,9 +143,16 @@ impl FleetState {
             .is_dispatchable()
             .then(|| unit.fix.map(|f| f.point.unit_vector()))
             .flatten();
-        if wanted == unit.indexed {
+        let within_slack = match (wanted, unit.indexed) {
+            (Some(new), Some(old)) => chord2(new, old) <= INDEX_SLACK_CHORD * INDEX_SLACK_CHORD,
+            (None, None) => true,
+            _ => false,
+        };
+        self.units[slot].vector = wanted;
+        if within_slack {
             return;
         }
+        let unit = &self.units[slot];
         let tree = type_slot(unit.record.unit_type);
         // A central's trees are made once: a move, the hot path, copies no id.
         if !self.central_index.contains_key(&unit.record.central) {
@@ -134,6 +176,7 @@ impl FleetState {
 
     /// Takes the unit out of its trees, before its type or central changes.
     pub(crate) fn unindex(&mut self, slot: usize) {
+        self.units[slot].vector = None;
         if let Some(old) = self.units[slot].indexed.take() {
             let record = &self.units[slot].record;
             let tree = type_slot(record.unit_type);
@@ -142,5 +185,23 @@ impl FleetState {
                 central[tree].remove(&IndexEntry::new(old, slot));
             }
         }
+    }
+}
+
+/// A squared chord ordered for the query's heap (never NaN: unit vectors).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrderedChord(f64);
+
+impl Eq for OrderedChord {}
+
+impl PartialOrd for OrderedChord {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderedChord {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }

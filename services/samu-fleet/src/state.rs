@@ -324,6 +324,7 @@ impl FleetState {
             last_kept,
             suspect: None,
             indexed: None,
+            vector: None,
             last_event_key: None,
             last_received: None,
             last_event_at: None,

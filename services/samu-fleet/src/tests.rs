@@ -774,3 +774,116 @@ fn units_marked_unpersisted_are_taken_once_each_in_marking_order() {
     assert!(fleet.take_unpersisted(10).is_empty());
     assert_eq!(fleet.unpersisted_count(), 0);
 }
+
+/// The index lets an entry lag its unit by up to the slack: with units
+/// moving by less and more than it, parking and leaving dispatch, every
+/// answer is the exact order (and distance) a scan of all units gives.
+#[test]
+fn nearest_with_index_slack_matches_an_exact_scan() {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    let mut rng = StdRng::seed_from_u64(7);
+    // 300 units in about 600 m by 600 m: neighbours tens of metres apart,
+    // so an entry's lag changes the order if the walk stops too soon.
+    let ids: Vec<String> = (0..300).map(|i| format!("u{i:03}")).collect();
+    let spec: Vec<(&str, &str, UnitType)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let central = if i % 3 == 0 { CONTAGEM } else { BH };
+            let t = if i % 2 == 0 {
+                UnitType::Usa
+            } else {
+                UnitType::Usb
+            };
+            (id.as_str(), central, t)
+        })
+        .collect();
+    let mut fleet = fleet_with(&spec);
+    // Each unit's own clock, seq and position.
+    let mut state: Vec<(DateTime<Utc>, u64, f64, f64)> = Vec::new();
+    for (id, _, t) in &spec {
+        let (lat, lon) = (
+            -19.92 + rng.random_range(-0.003..0.003),
+            -43.94 + rng.random_range(-0.003..0.003),
+        );
+        make_ready(&mut fleet, id, *t, 1, lat, lon);
+        state.push((t0() + secs(1), 3, lat, lon));
+    }
+    let metres = 1.0 / 111_000.0;
+    for step in 0..4_000 {
+        let i = rng.random_range(0..spec.len());
+        let (id, _, t) = spec[i];
+        let (at, seq, lat, lon) = state[i];
+        let at = at + secs(30);
+        if rng.random_bool(0.05) {
+            // Out of dispatch and back.
+            let status = if rng.random_bool(0.5) {
+                UnitStatus::EnRoute
+            } else {
+                UnitStatus::AvailableAtBase
+            };
+            fleet
+                .apply_crew_status(&uid(id), seq, report(at, status, full_crew(t)), at)
+                .unwrap();
+            state[i] = (at, seq + 1, lat, lon);
+        } else {
+            // Mostly a few metres (inside the slack), sometimes hundreds.
+            let step_m = if rng.random_bool(0.8) {
+                rng.random_range(0.0..20.0)
+            } else {
+                rng.random_range(20.0..150.0)
+            };
+            let angle: f64 = rng.random_range(0.0..std::f64::consts::TAU);
+            let (lat, lon) = (
+                lat + step_m * metres * angle.sin(),
+                lon + step_m * metres * angle.cos(),
+            );
+            fleet
+                .apply_position(&uid(id), seq, fix(at, lat, lon), at)
+                .unwrap();
+            state[i] = (at, seq + 1, lat, lon);
+        }
+        if step % 40 != 0 {
+            continue;
+        }
+        let target = point(
+            -19.92 + rng.random_range(-0.004..0.004),
+            -43.94 + rng.random_range(-0.004..0.004),
+        );
+        let types: &[UnitType] = match step % 3 {
+            0 => &[UnitType::Usa],
+            1 => &[UnitType::Usb],
+            _ => &[UnitType::Usa, UnitType::Usb],
+        };
+        let limit = rng.random_range(1..12);
+        let bh = CentralId::parse("c", BH).unwrap();
+        let central = (step % 2 == 0).then_some(&bh);
+        let found = fleet.nearest(&NearestQuery {
+            point: target,
+            types,
+            limit,
+            central,
+        });
+        let v = target.unit_vector();
+        let mut exact: Vec<(f64, String)> = fleet
+            .units()
+            .filter(|u| u.is_dispatchable() && types.contains(&u.record.unit_type))
+            .filter(|u| central.is_none_or(|c| &u.record.central == c))
+            .map(|u| {
+                let w = u.fix.unwrap().point.unit_vector();
+                let d2 = (v[0] - w[0]).powi(2) + (v[1] - w[1]).powi(2) + (v[2] - w[2]).powi(2);
+                (d2, u.record.id.to_string())
+            })
+            .collect();
+        exact.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        exact.truncate(limit);
+        let got: Vec<String> = found.iter().map(|n| n.unit.record.id.to_string()).collect();
+        let want: Vec<String> = exact.iter().map(|e| e.1.clone()).collect();
+        assert_eq!(got, want, "step {step}");
+        for (n, (d2, _)) in found.iter().zip(&exact) {
+            let expected = samu_domain::geo::chord_to_metres(d2.sqrt());
+            assert!((n.distance_m - expected).abs() < 1e-6, "step {step}");
+        }
+    }
+}

@@ -114,8 +114,12 @@ pub struct UnitState {
     /// Time of the last status event: later events are never dated before
     /// it, so the history stays in order whatever the clocks do.
     pub(crate) last_event_at: Option<DateTime<Utc>>,
-    /// Where the unit sits in the nearest-unit index, if it is eligible.
+    /// Where the unit sits in the nearest-unit index, if it is eligible:
+    /// within [`crate::nearest::INDEX_SLACK_M`] of its fix.
     pub(crate) indexed: Option<[f64; 3]>,
+    /// The unit vector of its fix while it is indexed, for the exact
+    /// distance.
+    pub(crate) vector: Option<[f64; 3]>,
     /// Status, reason and crew completeness of the last status event, to
     /// write an event only when one of them changes.
     pub(crate) last_event_key: Option<EventKey>,
