@@ -292,11 +292,12 @@ async fn ingest_and_the_wall_go_on_while_postgres_is_away_and_nothing_acknowledg
     assert!(history
         .iter()
         .any(|e| e.status == samu_domain::UnitStatus::EnRoute));
-    // The live state the store keeps is the newest.
-    let restored = app.store.load_fleet(chrono::Utc::now()).await.unwrap();
-    let (_, snapshot) = restored
-        .iter()
-        .find(|(r, _)| r.id == unit)
-        .expect("the unit");
-    assert_eq!(snapshot.as_ref().unwrap().last_seq, seq);
+    // The live state the store keeps catches up with the newest report
+    // (written behind the reports: runtime.live_state_flush_ms).
+    eventually("the stored live state is the newest", || async {
+        let restored = app.store.load_fleet(chrono::Utc::now()).await.ok()?;
+        let (_, snapshot) = restored.into_iter().find(|(r, _)| r.id == unit)?;
+        (snapshot?.last_seq == seq).then_some(())
+    })
+    .await;
 }

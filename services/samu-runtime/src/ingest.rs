@@ -139,7 +139,7 @@ impl Central {
                                     fix,
                                     kind,
                                 }),
-                                status: status_change,
+                                status: status_change.map(Box::new),
                                 ..WriteItem::default()
                             };
                             (ack_kind, Some((item, publish)))
@@ -158,8 +158,8 @@ impl Central {
                         } => {
                             let publish = status_change.is_some() || crew_change.is_some();
                             let item = WriteItem {
-                                status: status_change,
-                                crew: crew_change,
+                                status: status_change.map(Box::new),
+                                crew: crew_change.map(Box::new),
                                 ..WriteItem::default()
                             };
                             (AckKind::Applied, Some((item, publish)))
@@ -178,7 +178,7 @@ impl Central {
                 .expect("applied to an existing unit");
             let item = item.map(|(mut item, publish)| {
                 if item.status.is_some() || item.crew.is_some() || !live_states_behind {
-                    item.live = Some((report.unit.clone(), unit.snapshot()));
+                    item.live = Some(Box::new((report.unit.clone(), unit.snapshot())));
                 }
                 (item, publish.then(|| UnitView::from(unit)))
             });

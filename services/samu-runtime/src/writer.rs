@@ -36,12 +36,16 @@ use tokio_util::sync::CancellationToken;
 use crate::{central::Inner, ingest::Ack};
 
 /// One report's worth of writes, and who to acknowledge when stored.
+///
+/// The rare parts are boxed: under a flood tens of thousands of items wait
+/// in the queue, most of them a fix and an acknowledgement only (144 bytes
+/// an item, against 416 with every part inline).
 #[derive(Debug, Default)]
 pub(crate) struct WriteItem {
     pub(crate) position: Option<PositionRow>,
-    pub(crate) status: Option<StatusChange>,
-    pub(crate) crew: Option<CrewChange>,
-    pub(crate) live: Option<(UnitId, UnitSnapshot)>,
+    pub(crate) status: Option<Box<StatusChange>>,
+    pub(crate) crew: Option<Box<CrewChange>>,
+    pub(crate) live: Option<Box<(UnitId, UnitSnapshot)>>,
     pub(crate) ack: Option<(mpsc::Sender<Ack>, Ack)>,
 }
 
@@ -58,8 +62,8 @@ impl WriteItem {
     pub(crate) fn status(change: StatusChange, snapshot: UnitSnapshot) -> Self {
         let unit = change.unit.clone();
         Self {
-            status: Some(change),
-            live: Some((unit, snapshot)),
+            status: Some(Box::new(change)),
+            live: Some(Box::new((unit, snapshot))),
             ..Self::default()
         }
     }
@@ -256,7 +260,7 @@ impl LiveStates {
         taken
             .into_iter()
             .map(|live| WriteItem {
-                live: Some(live),
+                live: Some(Box::new(live)),
                 ..WriteItem::default()
             })
             .collect()
@@ -384,7 +388,7 @@ impl Writer {
                     metrics::counter!("samu_write_dropped_total").increment(1);
                     tracing::error!(
                         error = %e,
-                        unit = ?items.first().and_then(|i| i.live.as_ref().map(|(u, _)| u.to_string())),
+                        unit = ?items.first().and_then(|i| i.live.as_deref().map(|(u, _)| u.to_string())),
                         "one report's writes keep failing on their data; left unacknowledged"
                     );
                 }
@@ -557,11 +561,11 @@ fn merge(items: &[WriteItem]) -> (WriteBatch, Vec<(mpsc::Sender<Ack>, Ack)>) {
     let mut acks = Vec::with_capacity(items.len());
     for item in items {
         batch.positions.extend(item.position.clone());
-        batch.status_events.extend(item.status.clone());
-        if let (Some(crew), Some((unit, _))) = (&item.crew, &item.live) {
+        batch.status_events.extend(item.status.as_deref().cloned());
+        if let (Some(crew), Some((unit, _))) = (item.crew.as_deref(), item.live.as_deref()) {
             batch.crew_changes.push((unit.clone(), crew.clone()));
         }
-        if let Some((unit, snapshot)) = &item.live {
+        if let Some((unit, snapshot)) = item.live.as_deref() {
             // Later items carry newer snapshots: the last one wins.
             batch.live_states.insert(unit.clone(), snapshot.clone());
         }
@@ -704,7 +708,7 @@ mod tests {
 
     fn item(change: StatusChange, to: &mpsc::Sender<Ack>, seq: u64) -> WriteItem {
         WriteItem {
-            status: Some(change),
+            status: Some(Box::new(change)),
             ack: Some((
                 to.clone(),
                 Ack {

@@ -364,9 +364,27 @@ pub fn ts(at: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// Now, but always at least a millisecond after the last fix this test
+/// binary made: the server keeps fix times to the millisecond and takes a
+/// fix no newer than the unit's last as stale, and two reports can go and
+/// be acknowledged within one millisecond.
+pub fn fix_now() -> prost_types::Timestamp {
+    static LAST_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = chrono::Utc::now().timestamp_millis();
+    let previous = LAST_MS
+        .fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |last| Some(now.max(last + 1)),
+        )
+        .unwrap_or(now);
+    let ms = now.max(previous + 1);
+    ts(chrono::DateTime::from_timestamp_millis(ms).expect("a valid time"))
+}
+
 pub fn position(lat: f64, lon: f64) -> Body {
     Body::Position(pb::Position {
-        fix_time: Some(now_ts()),
+        fix_time: Some(fix_now()),
         latitude: lat,
         longitude: lon,
         speed_mps: Some(0.0),
