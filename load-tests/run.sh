@@ -24,7 +24,9 @@
 # "NAME=value NAME2=value2": an allocator's settings, say), SERVER_FEATURES
 # (cargo flags for the server's build: --no-default-features for glibc's
 # malloc instead of jemalloc), SERVER_CONFIG (TOML appended to the server's
-# configuration file).
+# configuration file), PROBE_REALTIME (1, the default: the server's console
+# thread and the generator's nearest and floor threads at real-time
+# priority; 0: everything at normal priority).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../scripts/lib/services.sh
@@ -38,6 +40,13 @@ CENTRALS=${CENTRALS:-50}
 PHASES=${PHASES:-ingest memory latency state compare peers restart}
 PERF=${PERF:-0}
 GENERATOR_NICE=${GENERATOR_NICE:-0}
+# The nearest queries and the floor's echo run at real-time priority in the
+# generator, standing in for a console on a machine of its own, and the
+# server's console thread too (console_grpc_realtime). 0: all at normal
+# priority, as every set before 2026-12-03.
+PROBE_REALTIME=${PROBE_REALTIME:-1}
+PROBE_SWITCH=""
+[ "$PROBE_REALTIME" = 1 ] && PROBE_SWITCH=--probe-realtime
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
 SERVER_PID=""
@@ -77,6 +86,9 @@ samu_server_ports
 CONFIG="$OUT/samu.toml"
 cat >"$CONFIG" <<TOML
 data_dir = "$OUT/data"
+# The console thread at real-time priority, as deploy/ runs it
+# (PROBE_REALTIME=0 turns this and the probes' priority off).
+console_grpc_realtime = $([ "$PROBE_REALTIME" = 1 ] && echo true || echo false)
 [fleet]
 # Units parked after a phase stay dispatchable for the nearest comparison.
 no_signal_after_s = 86400
@@ -143,7 +155,7 @@ load() {
     fi
     nice -n "$GENERATOR_NICE" "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
         --token-file "$TOKENS" --server-pid "$SERVER_PID" --database-url "$DB_URL" \
-        --metrics-out "$OUT/metrics-$name-$run" "$@"
+        --metrics-out "$OUT/metrics-$name-$run" ${PROBE_SWITCH:-} "$@"
     # The server's own view of the measured window: where a fix's way to
     # the wall went (samu-load's two scrapes; their difference).
     python3 load-tests/stage_latency.py "$OUT/metrics-$name-$run-before.txt" "$OUT/metrics-$name-$run-after.txt" \

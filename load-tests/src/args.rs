@@ -43,6 +43,12 @@ pub struct Args {
     /// Nearest-unit queries per second (0: none).
     #[arg(long, default_value_t = 20.0)]
     pub nearest_rate: f64,
+    /// Runs the nearest queries' thread and the floor's echo thread at
+    /// real-time priority (`SCHED_FIFO`, lowest level): a console is on a
+    /// machine of its own, not one whose cores this generator keeps busy.
+    /// Refused (no `CAP_SYS_NICE`), the run stops with the reason.
+    #[arg(long)]
+    pub probe_realtime: bool,
     /// The server's console gRPC port (`console_grpc_addr`), e.g.
     /// http://127.0.0.1:50052: the same nearest queries, at the same rate,
     /// go there too, side by side with those on `--grpc`.

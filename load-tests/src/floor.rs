@@ -33,21 +33,38 @@ pub struct LoopbackFloor {
 
 impl LoopbackFloor {
     /// Starts the echo thread (named `samu-load-echo`) on a free loopback
-    /// port. It serves one connection and ends when that one closes.
+    /// port, at real-time priority with `realtime` (as the probes' thread,
+    /// so the floor stays the floor of what the probes see). It serves one
+    /// connection and ends when that one closes.
     ///
     /// # Errors
-    /// No loopback port or no thread.
-    pub fn start() -> anyhow::Result<Self> {
+    /// No loopback port or no thread, or real-time priority refused.
+    pub fn start(realtime: bool) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind the loopback echo")?;
         let address = listener.local_addr()?;
+        let (raised, raised_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("samu-load-echo".into())
             .spawn(move || {
+                let outcome = if realtime {
+                    crate::realtime::raise_current_thread()
+                } else {
+                    Ok(())
+                };
+                let refused = outcome.is_err();
+                let _ = raised.send(outcome);
+                if refused {
+                    return;
+                }
                 if let Ok((stream, _)) = listener.accept() {
                     echo(stream);
                 }
             })
             .context("cannot start the echo thread")?;
+        raised_rx
+            .recv()
+            .context("the echo thread ended at once")?
+            .context("cannot run the echo thread at real-time priority")?;
         Ok(Self {
             address,
             latency: Arc::new(Mutex::new(Histogram::new(3)?)),
@@ -114,7 +131,7 @@ mod tests {
 
     #[tokio::test]
     async fn round_trips_are_recorded_while_measuring() {
-        let floor = LoopbackFloor::start().unwrap();
+        let floor = LoopbackFloor::start(false).unwrap();
         let measuring = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(floor.clone().run(200.0, measuring, shutdown.clone()));

@@ -21,6 +21,7 @@
 pub mod args;
 pub mod floor;
 pub mod process;
+pub mod realtime;
 pub mod run;
 pub mod setup;
 

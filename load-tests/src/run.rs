@@ -202,8 +202,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     // in the every-wall phase, milliseconds of work), and a nearest answer
     // arriving meanwhile waited behind that parsing, so the client's p99
     // carried the generator's JSON decoding.
-    let wall_probes = Probes::start("samu-load-walls")?;
-    let nearest_probes = Probes::start("samu-load-nearest")?;
+    let wall_probes = Probes::start("samu-load-walls", false)?;
+    let nearest_probes = Probes::start("samu-load-nearest", args.probe_realtime)?;
     let mut probe_tasks = Vec::new();
     for wall_no in 0..args.walls {
         let measures = wall_no < args.measured_walls.max(1);
@@ -340,7 +340,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         }
     }
     let floor = if args.nearest_rate > 0.0 {
-        let floor = LoopbackFloor::start()?;
+        let floor = LoopbackFloor::start(args.probe_realtime)?;
         probe_tasks.push(nearest_probes.spawn(floor.clone().run(
             args.nearest_rate,
             measuring.clone(),
@@ -461,7 +461,9 @@ struct Probes {
 }
 
 impl Probes {
-    fn start(name: &str) -> anyhow::Result<Self> {
+    /// A thread named `name` with a runtime of its own, at real-time
+    /// priority when `realtime` is set.
+    fn start(name: &str, realtime: bool) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -469,10 +471,22 @@ impl Probes {
         let handle = runtime.handle().clone();
         let stop = CancellationToken::new();
         let until = stop.clone();
+        let (raised, raised_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || runtime.block_on(until.cancelled()))
+            .spawn(move || {
+                let _ = raised.send(if realtime {
+                    crate::realtime::raise_current_thread()
+                } else {
+                    Ok(())
+                });
+                runtime.block_on(until.cancelled())
+            })
             .context("cannot start the probes' thread")?;
+        raised_rx
+            .recv()
+            .context("the probes' thread ended at once")?
+            .with_context(|| format!("cannot run {name} at real-time priority"))?;
         Ok(Self {
             runtime: handle,
             stop,

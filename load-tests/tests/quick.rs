@@ -59,6 +59,7 @@ async fn a_short_run_reports_every_figure() {
         rate: 5.0,
         window: 8,
         nearest_rate: 20.0,
+        probe_realtime: false,
         console_grpc,
         central_id: "3199990".into(),
         centrals: 2,

@@ -180,7 +180,8 @@ impl Application {
                 transports.grpc.clone(),
                 shutdown.clone(),
             );
-            servers.spawn(serve_on_thread("console", move || async move {
+            let realtime = config.console_grpc_realtime;
+            servers.spawn(serve_on_thread("console", realtime, move || async move {
                 let listener = TcpListener::from_std(listener)?;
                 samu_grpc::serve(listener, central, grpc_config, transport, shutdown)
                     .await
@@ -198,7 +199,7 @@ impl Application {
             wall_hubs: samu_http::wall::WallHubs::default(),
         };
         let http_transport = transports.http.clone();
-        servers.spawn(serve_on_thread("http", move || async move {
+        servers.spawn(serve_on_thread("http", false, move || async move {
             let listener = TcpListener::from_std(http)?;
             samu_http::serve(listener, state, http_transport)
                 .await
@@ -284,7 +285,8 @@ impl Application {
 }
 
 /// Runs the server `serve` makes on a thread and a single-threaded runtime
-/// of its own (the HTTP port with the walls, and the consoles' gRPC port);
+/// of its own (the HTTP port with the walls, and the consoles' gRPC port),
+/// at real-time priority when `realtime` is set and the system allows it;
 /// the returned future ends with the server's outcome.
 ///
 /// Why a thread: on the main runtime a wall's tick or a console's call is
@@ -294,6 +296,7 @@ impl Application {
 /// runs it as soon as one is due, and its tasks never leave that thread.
 fn serve_on_thread<F, Fut>(
     name: &'static str,
+    realtime: bool,
     serve: F,
 ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>>
 where
@@ -304,6 +307,16 @@ where
     std::thread::Builder::new()
         .name(format!("samu-{name}"))
         .spawn(move || {
+            if realtime {
+                match crate::realtime::raise_current_thread() {
+                    Ok(()) => tracing::info!(thread = name, "running at real-time priority"),
+                    Err(e) => tracing::warn!(
+                        thread = name,
+                        error = %e,
+                        "cannot run at real-time priority (needs CAP_SYS_NICE or LimitRTPRIO=1); running at normal priority"
+                    ),
+                }
+            }
             let served = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

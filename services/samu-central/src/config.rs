@@ -34,6 +34,12 @@ pub struct Config {
     /// so a dispatcher's nearest-unit query never waits in line behind the
     /// reports of thousands of vehicle streams on the main port.
     pub console_grpc_addr: Option<SocketAddr>,
+    /// Runs the console port's thread at real-time priority (`SCHED_FIFO`,
+    /// its lowest level), so a call never waits for a core behind the
+    /// vehicle streams (`SAMU_CONSOLE_GRPC_REALTIME`: `true` or `false`).
+    /// Needs `CAP_SYS_NICE` or `LimitRTPRIO=1`; refused, the thread runs at
+    /// normal priority with a warning.
+    pub console_grpc_realtime: bool,
     /// `postgres://…` or `sqlite://…` (`DATABASE_URL`); none means the
     /// embedded SQLite file under `data_dir`.
     pub database_url: Option<String>,
@@ -67,6 +73,7 @@ impl Default for Config {
             grpc_addr: ([0, 0, 0, 0], 50051).into(),
             http_addr: ([0, 0, 0, 0], 8080).into(),
             console_grpc_addr: None,
+            console_grpc_realtime: false,
             database_url: None,
             redis_url: None,
             data_dir: "samu-data".into(),
@@ -164,6 +171,19 @@ impl Config {
         if let Some(v) = get("SAMU_HTTP_ADDR") {
             self.http_addr = addr("SAMU_HTTP_ADDR", v)?;
         }
+        if let Some(v) = get("SAMU_CONSOLE_GRPC_REALTIME") {
+            self.console_grpc_realtime = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" | "" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "SAMU_CONSOLE_GRPC_REALTIME",
+                        value: v,
+                        message: "expected true or false".into(),
+                    })
+                }
+            };
+        }
         if let Some(v) = get("SAMU_CONSOLE_GRPC_ADDR") {
             self.console_grpc_addr = match v.as_str() {
                 "" | "off" => None,
@@ -240,6 +260,23 @@ mod tests {
         c.apply_env(|k| (k == "SAMU_GRPC_ADDR").then(|| "127.0.0.1:2".to_owned()))
             .unwrap();
         assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:2");
+    }
+
+    #[test]
+    fn the_console_thread_is_real_time_only_when_asked() {
+        assert!(!Config::default().console_grpc_realtime);
+        let mut c = Config::from_toml("console_grpc_realtime = true\n").unwrap();
+        assert!(c.console_grpc_realtime);
+        c.apply_env(|k| (k == "SAMU_CONSOLE_GRPC_REALTIME").then(|| "false".to_owned()))
+            .unwrap();
+        assert!(!c.console_grpc_realtime);
+        let err = c
+            .apply_env(|k| (k == "SAMU_CONSOLE_GRPC_REALTIME").then(|| "yes".to_owned()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("SAMU_CONSOLE_GRPC_REALTIME"),
+            "{err}"
+        );
     }
 
     #[test]
