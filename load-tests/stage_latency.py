@@ -9,7 +9,10 @@ observations the phase added and the bucket bounds its p50 and p99 fall in:
   generator, its link, the network, the server reading the stream);
 - samu_wall_fix_age_seconds: its age when its wall delta is encoded (all
   that, plus the wait for the encoder's tick);
-- samu_nearest_query_seconds: the nearest query inside the handler.
+- samu_nearest_query_seconds: the nearest query inside the handler;
+- samu_fleet_write_lock_seconds: the signal sweep's and the live-state
+  write-behind's wait for and hold of the fleet's write lock (every query
+  waits behind them).
 
 The rest of a wall's latency, after encoding, is the frame's way out to the
 wall client: the generator's `wall_latency_*` minus the second figure.
@@ -19,7 +22,12 @@ wall client: the generator's `wall_latency_*` minus the second figure.
 import re
 import sys
 
-NAMES = ["samu_report_age_seconds", "samu_wall_fix_age_seconds", "samu_nearest_query_seconds"]
+NAMES = [
+    "samu_report_age_seconds",
+    "samu_wall_fix_age_seconds",
+    "samu_nearest_query_seconds",
+    "samu_fleet_write_lock_seconds",
+]
 
 
 def buckets(path):

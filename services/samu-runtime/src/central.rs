@@ -500,6 +500,7 @@ impl Central {
                 _ = ticker.tick() => {}
             }
             let now = samu_domain::time::now();
+            let started = std::time::Instant::now();
             let items = self.with_fleet_mut(|fleet| {
                 fleet
                     .sweep_signal(now)
@@ -513,6 +514,10 @@ impl Central {
                     })
                     .collect::<Vec<_>>()
             });
+            // The sweep walks every unit under the fleet's write lock:
+            // every query and report waits that long, once a sweep.
+            metrics::histogram!("samu_fleet_write_lock_seconds", "by" => "signal_sweep")
+                .record(started.elapsed().as_secs_f64());
             for (item, view) in items {
                 tracing::info!(unit = %view.id, "unit has no signal");
                 self.publish(FleetEvent::Unit(view));

@@ -238,32 +238,49 @@ pub(crate) struct LiveStates {
     every: Duration,
 }
 
-/// Live states taken from the fleet per write: the fleet's write lock is
-/// held while they are copied (a few hundred microseconds for this many).
+/// Live states written per transaction.
 const LIVE_CHUNK: usize = 2_000;
+
+/// Live states copied per hold of the fleet's write lock: every query and
+/// report waits while it is held, and copying 2 000 snapshots at once held
+/// it 1–5 ms (`samu_fleet_write_lock_seconds`, 2026-12-03), a console
+/// query's whole budget. 250 hold it a few hundred microseconds.
+const LIVE_PER_LOCK: usize = 250;
 
 impl LiveStates {
     pub(crate) fn new(central: Weak<Inner>, every: Duration) -> Self {
         Self { central, every }
     }
 
-    /// Up to [`LIVE_CHUNK`] marked units' live states, as write items.
-    fn take(&self) -> Vec<WriteItem> {
+    /// Up to [`LIVE_CHUNK`] marked units' live states, as write items,
+    /// taken [`LIVE_PER_LOCK`] at a time.
+    async fn take(&self) -> Vec<WriteItem> {
         let Some(central) = self.central.upgrade() else {
             return Vec::new();
         };
-        let taken = central
-            .fleet
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take_unpersisted(LIVE_CHUNK);
-        taken
-            .into_iter()
-            .map(|live| WriteItem {
+        let mut items = Vec::new();
+        while items.len() < LIVE_CHUNK {
+            let started = std::time::Instant::now();
+            let taken = central
+                .fleet
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .take_unpersisted(LIVE_PER_LOCK.min(LIVE_CHUNK - items.len()));
+            metrics::histogram!("samu_fleet_write_lock_seconds", "by" => "live_states")
+                .record(started.elapsed().as_secs_f64());
+            let last = taken.len() < LIVE_PER_LOCK;
+            items.extend(taken.into_iter().map(|live| WriteItem {
                 live: Some(Box::new(live)),
                 ..WriteItem::default()
-            })
-            .collect()
+            }));
+            if last {
+                break;
+            }
+            // Between slices the lock is free for whoever waits for it, and
+            // this worker for its other tasks.
+            tokio::task::yield_now().await;
+        }
+        items
     }
 }
 
@@ -398,7 +415,7 @@ impl Writer {
 
     /// Writes one chunk of the live states written behind; returns how many.
     async fn write_live_chunk(&mut self) -> usize {
-        let mut items = self.live_states.take();
+        let mut items = self.live_states.take().await;
         let taken = items.len();
         if taken > 0 {
             self.commit(&mut items).await;
