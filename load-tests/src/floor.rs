@@ -42,29 +42,11 @@ impl LoopbackFloor {
     pub fn start(realtime: bool) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind the loopback echo")?;
         let address = listener.local_addr()?;
-        let (raised, raised_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("samu-load-echo".into())
-            .spawn(move || {
-                let outcome = if realtime {
-                    crate::realtime::raise_current_thread()
-                } else {
-                    Ok(())
-                };
-                let refused = outcome.is_err();
-                let _ = raised.send(outcome);
-                if refused {
-                    return;
-                }
-                if let Ok((stream, _)) = listener.accept() {
-                    echo(stream);
-                }
-            })
-            .context("cannot start the echo thread")?;
-        raised_rx
-            .recv()
-            .context("the echo thread ended at once")?
-            .context("cannot run the echo thread at real-time priority")?;
+        crate::realtime::spawn("samu-load-echo", realtime, move || {
+            if let Ok((stream, _)) = listener.accept() {
+                echo(stream);
+            }
+        })?;
         Ok(Self {
             address,
             latency: Arc::new(Mutex::new(Histogram::new(3)?)),

@@ -471,22 +471,8 @@ impl Probes {
         let handle = runtime.handle().clone();
         let stop = CancellationToken::new();
         let until = stop.clone();
-        let (raised, raised_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                let _ = raised.send(if realtime {
-                    crate::realtime::raise_current_thread()
-                } else {
-                    Ok(())
-                });
-                runtime.block_on(until.cancelled())
-            })
-            .context("cannot start the probes' thread")?;
-        raised_rx
-            .recv()
-            .context("the probes' thread ended at once")?
-            .with_context(|| format!("cannot run {name} at real-time priority"))?;
+        let thread =
+            crate::realtime::spawn(name, realtime, move || runtime.block_on(until.cancelled()))?;
         Ok(Self {
             runtime: handle,
             stop,

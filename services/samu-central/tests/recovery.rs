@@ -90,33 +90,12 @@ fn fix_after(lat: f64, seconds: i64) -> samu_proto::v1::vehicle_report::Body {
     })
 }
 
-/// The stored live state of `unit` (what a restart would resume from).
-async fn stored_live_state(
-    store: &samu_store::Store,
-    unit: &str,
-) -> Option<samu_fleet::UnitSnapshot> {
-    let id = samu_domain::UnitId::parse("u", unit).unwrap();
-    store
-        .load_fleet(chrono::Utc::now())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|(record, _)| record.id == id)
-        .and_then(|(_, snapshot)| snapshot)
-}
-
 async fn live_states_are_written_behind_the_reports(backend: TestBackend) {
     let app = TestApp::spawn_with(backend, |c| c.runtime.live_state_flush_ms = 200).await;
     app.seed_central().await;
-    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
-    let mut v = app.vehicle(&token).await.unwrap();
-    assert!(is_ack(
-        &v.report("usb-1", 1, available("usb-1", pb::UnitType::Usb))
-            .await,
-        Kind::Applied
-    ));
+    let (_, mut v) = app.available_vehicle("usb-1", pb::UnitType::Usb).await;
     // A status change writes the live state with the report.
-    let stored = stored_live_state(&app.store, "usb-1").await.unwrap();
+    let stored = app.stored_live_state("usb-1").await.unwrap();
     assert_eq!(stored.last_seq, 1);
     assert_eq!(
         stored.reported_status,
@@ -134,15 +113,12 @@ async fn live_states_are_written_behind_the_reports(backend: TestBackend) {
             .await;
         assert!(is_ack(&reply, Kind::Applied), "{reply:?}");
     }
-    let mut stored = stored_live_state(&app.store, "usb-1").await.unwrap();
-    for _ in 0..100 {
-        if stored.last_seq == 6 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        stored = stored_live_state(&app.store, "usb-1").await.unwrap();
-    }
-    assert_eq!(stored.last_seq, 6, "the live state caught up: {stored:?}");
+    let stored = eventually("the live state caught up", || async {
+        app.stored_live_state("usb-1")
+            .await
+            .filter(|stored| stored.last_seq == 6)
+    })
+    .await;
     let fix = stored.fix.expect("a stored fix");
     assert!((fix.point.lat() - (-19.9206)).abs() < 1e-9, "{fix:?}");
     assert_eq!(
@@ -159,13 +135,7 @@ async fn a_clean_stop_writes_the_live_states_still_behind(backend: TestBackend) 
     // A flush period longer than the test: only the stop can write them.
     let app = TestApp::spawn_with(backend, |c| c.runtime.live_state_flush_ms = 3_600_000).await;
     app.seed_central().await;
-    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
-    let mut v = app.vehicle(&token).await.unwrap();
-    assert!(is_ack(
-        &v.report("usb-1", 1, available("usb-1", pb::UnitType::Usb))
-            .await,
-        Kind::Applied
-    ));
+    let (token, mut v) = app.available_vehicle("usb-1", pb::UnitType::Usb).await;
     // The first fix brings the unit's signal back (a status change, written
     // with it); the second only moves it.
     for (seq, lat) in [(2, -19.95), (3, -19.9501)] {
@@ -175,10 +145,7 @@ async fn a_clean_stop_writes_the_live_states_still_behind(backend: TestBackend) 
         ));
     }
     assert_eq!(
-        stored_live_state(&app.store, "usb-1")
-            .await
-            .unwrap()
-            .last_seq,
+        app.stored_live_state("usb-1").await.unwrap().last_seq,
         2,
         "not written with the plain fix"
     );
@@ -202,13 +169,7 @@ async fn a_clean_stop_writes_the_live_states_still_behind(backend: TestBackend) 
 async fn a_zero_flush_period_writes_live_states_with_each_report(backend: TestBackend) {
     let app = TestApp::spawn_with(backend, |c| c.runtime.live_state_flush_ms = 0).await;
     app.seed_central().await;
-    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
-    let mut v = app.vehicle(&token).await.unwrap();
-    assert!(is_ack(
-        &v.report("usb-1", 1, available("usb-1", pb::UnitType::Usb))
-            .await,
-        Kind::Applied
-    ));
+    let (_, mut v) = app.available_vehicle("usb-1", pb::UnitType::Usb).await;
     for seq in 2..=4u64 {
         assert!(is_ack(
             &v.report(
@@ -219,7 +180,7 @@ async fn a_zero_flush_period_writes_live_states_with_each_report(backend: TestBa
             .await,
             Kind::Applied
         ));
-        let stored = stored_live_state(&app.store, "usb-1").await.unwrap();
+        let stored = app.stored_live_state("usb-1").await.unwrap();
         assert_eq!(stored.last_seq, seq, "stored before the acknowledgement");
     }
 }

@@ -112,13 +112,7 @@ async fn the_console_port_serves_the_same_fleet(backend: TestBackend) {
     let console_url = app.console_grpc_url.clone().expect("a console port");
     assert_ne!(console_url, app.grpc_url);
     app.seed_central().await;
-    let token = app.add_unit("usb-1", pb::UnitType::Usb).await;
-    let mut v = app.vehicle(&token).await.unwrap();
-    assert!(is_ack(
-        &v.report("usb-1", 1, available("usb-1", pb::UnitType::Usb))
-            .await,
-        Kind::Applied
-    ));
+    let (_, mut v) = app.available_vehicle("usb-1", pb::UnitType::Usb).await;
     assert!(is_ack(
         &v.report("usb-1", 2, position(-19.92, -43.94)).await,
         Kind::Applied

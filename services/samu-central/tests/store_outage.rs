@@ -295,9 +295,9 @@ async fn ingest_and_the_wall_go_on_while_postgres_is_away_and_nothing_acknowledg
     // The live state the store keeps catches up with the newest report
     // (written behind the reports: runtime.live_state_flush_ms).
     eventually("the stored live state is the newest", || async {
-        let restored = app.store.load_fleet(chrono::Utc::now()).await.ok()?;
-        let (_, snapshot) = restored.into_iter().find(|(r, _)| r.id == unit)?;
-        (snapshot?.last_seq == seq).then_some(())
+        app.stored_live_state("usa-1")
+            .await
+            .filter(|stored| stored.last_seq == seq)
     })
     .await;
 }

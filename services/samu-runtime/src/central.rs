@@ -238,12 +238,10 @@ impl Central {
             max_batch: config.max_batch.max(1),
             live_states: writer::LiveStates::new(
                 Arc::downgrade(&central.inner),
-                // Written through, there is nothing to take; an hour keeps
-                // the writer from waking for it.
-                Duration::from_millis(match config.live_state_flush_ms {
-                    0 => 3_600_000,
-                    ms => ms,
-                }),
+                central
+                    .inner
+                    .live_states_behind
+                    .then(|| Duration::from_millis(config.live_state_flush_ms)),
             ),
         };
         let handles = vec![

@@ -235,7 +235,8 @@ pub enum StartError {
 /// second, or several times a second, is now rewritten once per period.
 pub(crate) struct LiveStates {
     central: Weak<Inner>,
-    every: Duration,
+    /// None: every live state is written with its report, none is behind.
+    every: Option<Duration>,
 }
 
 /// Live states written per transaction.
@@ -248,7 +249,7 @@ const LIVE_CHUNK: usize = 2_000;
 const LIVE_PER_LOCK: usize = 250;
 
 impl LiveStates {
-    pub(crate) fn new(central: Weak<Inner>, every: Duration) -> Self {
+    pub(crate) fn new(central: Weak<Inner>, every: Option<Duration>) -> Self {
         Self { central, every }
     }
 
@@ -307,7 +308,8 @@ impl Writer {
         let mut items = Vec::with_capacity(self.max_batch);
         let mut backoff = FLUSH_BACKOFF.0;
         let mut next_flush = tokio::time::Instant::now();
-        let mut next_live = tokio::time::Instant::now() + self.live_states.every;
+        let live_every = self.live_states.every;
+        let mut next_live = tokio::time::Instant::now() + live_every.unwrap_or_default();
         loop {
             items.clear();
             let spooling = !self.spool.is_empty();
@@ -325,12 +327,12 @@ impl Writer {
                     }
                     next_flush = tokio::time::Instant::now() + backoff;
                 }
-                _ = tokio::time::sleep_until(next_live) => {
+                _ = tokio::time::sleep_until(next_live), if live_every.is_some() => {
                     // One chunk per turn: the queue's reports are served
                     // between chunks instead of waiting for all of them.
                     let full = self.write_live_chunk().await == LIVE_CHUNK;
                     next_live = tokio::time::Instant::now()
-                        + if full { Duration::ZERO } else { self.live_states.every };
+                        + if full { Duration::ZERO } else { live_every.unwrap_or_default() };
                 }
                 _ = shutdown.cancelled() => break,
             }
@@ -719,7 +721,7 @@ mod tests {
             health: Arc::default(),
             spool_after,
             max_batch: 64,
-            live_states: LiveStates::new(Weak::new(), Duration::from_secs(3600)),
+            live_states: LiveStates::new(Weak::new(), None),
         }
     }
 

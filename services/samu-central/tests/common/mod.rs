@@ -272,6 +272,30 @@ impl TestApp {
             .into_inner()
     }
 
+    /// Registers a unit, opens its stream and declares it available with a
+    /// full crew (report 1, acknowledged as applied): its device token and
+    /// the open stream.
+    pub async fn available_vehicle(&self, id: &str, unit_type: pb::UnitType) -> (String, Vehicle) {
+        let token = self.add_unit(id, unit_type).await;
+        let mut v = self.vehicle(&token).await.expect("a vehicle stream");
+        let reply = v.report(id, 1, available(id, unit_type)).await;
+        assert!(is_ack(&reply, pb::ack::Kind::Applied), "{reply:?}");
+        (token, v)
+    }
+
+    /// The live state of `unit` the store keeps (what a restart resumes
+    /// from), if it has one.
+    pub async fn stored_live_state(&self, unit: &str) -> Option<samu_fleet::UnitSnapshot> {
+        let id = samu_domain::UnitId::parse("u", unit).unwrap();
+        self.store
+            .load_fleet(chrono::Utc::now())
+            .await
+            .expect("the store answers")
+            .into_iter()
+            .find(|(record, _)| record.id == id)
+            .and_then(|(_, snapshot)| snapshot)
+    }
+
     /// Opens a vehicle stream.
     pub async fn vehicle(&self, token: &str) -> Result<Vehicle, Status> {
         let (tx, rx) = mpsc::channel(1024);
