@@ -24,9 +24,11 @@
 # "NAME=value NAME2=value2": an allocator's settings, say), SERVER_FEATURES
 # (cargo flags for the server's build: --no-default-features for glibc's
 # malloc instead of jemalloc), SERVER_CONFIG (TOML appended to the server's
-# configuration file), PROBE_REALTIME (1, the default: the server's console
+# configuration file), SERVER_BIN (a samu-central binary to run instead of
+# the one built from the tree: an A/B of two builds), PROBE_REALTIME (1, the default: the server's console
 # thread and the generator's nearest and floor threads at real-time
-# priority; 0: everything at normal priority).
+# priority; 0: everything at normal priority), BARE_STREAMS (1, the default:
+# the compare phase's writers as bare streams; 0: as vehicle app links).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../scripts/lib/services.sh
@@ -47,6 +49,13 @@ GENERATOR_NICE=${GENERATOR_NICE:-0}
 PROBE_REALTIME=${PROBE_REALTIME:-1}
 PROBE_SWITCH=""
 [ "$PROBE_REALTIME" = 1 ] && PROBE_SWITCH=--probe-realtime
+# The compare phase's 1 000 writers as bare streams (one task each sending a
+# report and waiting for its acknowledgement), the same loop as the GEOADD
+# clients of samu-peers; BARE_STREAMS=0 for the vehicle app's link, as every
+# set before 2026-12-04.
+BARE_STREAMS=${BARE_STREAMS:-1}
+COMPARE_SWITCH=""
+[ "$BARE_STREAMS" = 1 ] && COMPARE_SWITCH=--bare-streams
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
 SERVER_PID=""
@@ -57,8 +66,11 @@ samu_step "building release binaries"
 # SERVER_FEATURES=--no-default-features builds the server on the system
 # allocator instead of jemalloc (an A/B of the allocator).
 cargo build --release --locked -p samu-load
-cargo build --release --locked -p samu-central ${SERVER_FEATURES:-}
 BIN=target/release
+if [ -z "${SERVER_BIN:-}" ]; then
+    cargo build --release --locked -p samu-central ${SERVER_FEATURES:-}
+    SERVER_BIN=$BIN/samu-central
+fi
 
 # A durable PostgreSQL (fsync, synchronous commit), as in production: an
 # acknowledgement means the report is on disk.
@@ -104,7 +116,7 @@ TOML
 start_server() {
     DATABASE_URL=$DB_URL SAMU_GRPC_ADDR=127.0.0.1:$GRPC_PORT SAMU_HTTP_ADDR=127.0.0.1:$HTTP_PORT \
         SAMU_CONSOLE_GRPC_ADDR=127.0.0.1:$CONSOLE_PORT RUST_LOG=warn \
-        ${SERVER_ENV:+env $SERVER_ENV} "$BIN/samu-central" serve --config "$CONFIG" >>"$OUT/server.log" 2>&1 &
+        ${SERVER_ENV:+env $SERVER_ENV} "$SERVER_BIN" serve --config "$CONFIG" >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
     local t0
     t0=$(date +%s%N)
@@ -122,9 +134,9 @@ stop_server() {
     SERVER_PID=""
 }
 
-DATABASE_URL=$DB_URL "$BIN/samu-central" migrate --config "$CONFIG" >/dev/null 2>&1
-ADMIN=$(DATABASE_URL=$DB_URL RUST_LOG=warn "$BIN/samu-central" token --role admin --label samu-load --config "$CONFIG" 2>/dev/null)
-WALL=$(DATABASE_URL=$DB_URL RUST_LOG=warn "$BIN/samu-central" token --role wall --label samu-load --config "$CONFIG" 2>/dev/null)
+DATABASE_URL=$DB_URL "$SERVER_BIN" migrate --config "$CONFIG" >/dev/null 2>&1
+ADMIN=$(DATABASE_URL=$DB_URL RUST_LOG=warn "$SERVER_BIN" token --role admin --label samu-load --config "$CONFIG" 2>/dev/null)
+WALL=$(DATABASE_URL=$DB_URL RUST_LOG=warn "$SERVER_BIN" token --role wall --label samu-load --config "$CONFIG" 2>/dev/null)
 TOKENS="$OUT/tokens.json"
 printf '{"admin": "%s", "wall": "%s"}\n' "$ADMIN" "$WALL" >"$TOKENS"
 start_server
@@ -197,7 +209,7 @@ for run in $(seq 1 "$RUNS"); do
     if phase compare; then
         samu_step "run $run/$RUNS: 1000 concurrent writers (ours)"
         load compare --vehicles 1000 --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
-            --central-id 3199993 | tee -a "$OUT/compare-ours.jsonl"
+            ${COMPARE_SWITCH:-} --central-id 3199993 | tee -a "$OUT/compare-ours.jsonl"
     fi
     if phase peers; then
         samu_step "run $run/$RUNS: peers (Redis GEO, PostGIS) and our nearest, same points"

@@ -40,6 +40,13 @@ pub struct Args {
     /// Reports in flight per vehicle when `--rate 0`.
     #[arg(long, default_value_t = 8)]
     pub window: usize,
+    /// Each vehicle as the thinnest client, one task sending a report and
+    /// waiting for its acknowledgement (needs `--rate 0`), instead of a vehicle app's link
+    /// (resend buffer, feeder task, reconnects): with `--rate 0`, the gRPC
+    /// side of the comparison with Redis `GEOADD`, whose clients are the
+    /// same loop. A stream that breaks ends its vehicle, counted as an error.
+    #[arg(long)]
+    pub bare_streams: bool,
     /// Nearest-unit queries per second (0: none).
     #[arg(long, default_value_t = 20.0)]
     pub nearest_rate: f64,

@@ -16,6 +16,7 @@
 //! - [`run`]: vehicles, walls, queries, and the summary.
 //! - [`process`]: the server's RSS and CPU from `/proc`.
 //! - [`floor`]: the machine's own round-trip floor under the load.
+//! - [`vehicle`]: the vehicles' reports, and the bare stream client.
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -24,6 +25,7 @@ pub mod process;
 pub mod realtime;
 pub mod run;
 pub mod setup;
+pub mod vehicle;
 
 pub use args::Args;
 pub use run::{run, Summary};

@@ -13,14 +13,19 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use samu_demo::link::{LinkStats, VehicleLink};
-use samu_proto::v1::{self as pb, fleet_client::FleetClient, vehicle_report::Body};
+use samu_proto::v1::{self as pb, fleet_client::FleetClient};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{args::Args, floor::LoopbackFloor, process, setup};
+use crate::{
+    args::Args,
+    floor::LoopbackFloor,
+    process, setup,
+    vehicle::{self, Reports},
+};
 
 /// The one line of JSON a run ends with. Latencies in milliseconds; the
 /// fields of `contracts.md` first.
@@ -131,37 +136,16 @@ fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
     histogram.value_at_quantile(quantile) as f64 / 1000.0
 }
 
-fn crew_for(unit_type: pb::UnitType, id: &str) -> Vec<pb::CrewMember> {
-    use pb::CrewRole::*;
-    let roles: &[pb::CrewRole] = match unit_type {
-        pb::UnitType::Usa => &[Driver, Nurse, Physician],
-        pb::UnitType::Moto => &[NursingTechnician],
-        _ => &[Driver, NursingTechnician],
-    };
-    roles
-        .iter()
-        .enumerate()
-        .map(|(i, r)| pb::CrewMember {
-            member_id: format!("{id}-m{i}"),
-            role: (*r).into(),
-        })
-        .collect()
-}
-
-fn now_ts() -> prost_types::Timestamp {
-    let now = chrono::Utc::now();
-    prost_types::Timestamp {
-        seconds: now.timestamp(),
-        nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
 /// Runs the load and returns its summary.
 ///
 /// # Errors
 /// The tokens file is unreadable, the server unreachable, or the admin API
 /// refused the setup.
 pub async fn run(args: Args) -> anyhow::Result<Summary> {
+    anyhow::ensure!(
+        !args.bare_streams || args.rate == 0.0,
+        "--bare-streams sends as fast as acknowledged: use it with --rate 0"
+    );
     let tokens: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&args.token_file)
             .with_context(|| format!("cannot read {}", args.token_file.display()))?,
@@ -241,6 +225,20 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         if i % per_connection == 0 || channel.is_none() {
             channel = Some(endpoint.clone().tcp_nodelay(true).connect_lazy());
         }
+        let mut reports = Reports::new(i, unit);
+        if args.bare_streams {
+            let link_stats = Arc::new(LinkStats::default());
+            stats.push(link_stats.clone());
+            tasks.spawn(vehicle::bare_stream(
+                channel.clone().expect("set above"),
+                unit.clone(),
+                reports,
+                first_seq,
+                link_stats,
+                shutdown.clone(),
+            ));
+            continue;
+        }
         let (link, handle) = VehicleLink::spawn_with_window(
             channel.clone().expect("set above"),
             unit.id.clone(),
@@ -255,20 +253,12 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         });
         let (unit, shutdown, rate) = (unit.clone(), shutdown.clone(), args.rate);
         tasks.spawn(async move {
-            let mut rng = StdRng::seed_from_u64(i as u64);
-            let crew = Body::CrewStatus(pb::CrewStatus {
-                reported_at: Some(now_ts()),
-                status: pb::UnitStatus::AvailableAtBase.into(),
-                out_of_service_reason: 0,
-                crew: crew_for(unit.unit_type, &unit.id),
-            });
-            if !link.send(crew).await {
+            if !link.send(Reports::crew(&unit)).await {
                 return;
             }
-            let (mut lat, mut lon) = unit.start;
             let mut ticker = (rate > 0.0).then(|| {
                 let period = Duration::from_secs_f64(1.0 / rate);
-                let phase = period.mul_f64(rng.random::<f64>());
+                let phase = period.mul_f64(reports.rng().random::<f64>());
                 tokio::time::interval_at(tokio::time::Instant::now() + phase, period)
             });
             loop {
@@ -280,20 +270,9 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
                 } else if shutdown.is_cancelled() {
                     return;
                 }
-                // A few metres per report: always a plausible move.
-                lat += rng.random_range(-0.00003..0.00003);
-                lon += rng.random_range(-0.00003..0.00003);
-                let body = Body::Position(pb::Position {
-                    fix_time: Some(now_ts()),
-                    latitude: lat,
-                    longitude: lon,
-                    speed_mps: Some(8.0),
-                    heading_deg: Some(rng.random_range(0.0..360.0)),
-                    accuracy_m: Some(5.0),
-                });
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    sent = link.send(body) => if !sent { return },
+                    sent = link.send(reports.next_position()) => if !sent { return },
                 }
             }
         });

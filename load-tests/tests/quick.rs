@@ -1,75 +1,107 @@
 //! The quick variant of the load test, in the suite so the generator never
 //! rots: a real server in-process, a few vehicles for a couple of seconds.
 
-use samu_testkit::TestBackend;
+use samu_testkit::{TestBackend, TestDatabase};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A server in-process on random ports, and the generator's options for it.
+struct Quick {
+    args: samu_load::Args,
+    dir: std::path::PathBuf,
+    shutdown: CancellationToken,
+    server: JoinHandle<anyhow::Result<()>>,
+    _db: TestDatabase,
+}
+
+impl Quick {
+    async fn start(name: &str) -> Self {
+        let db = TestBackend::Sqlite.fresh().await;
+        let dir = std::env::temp_dir().join(format!("samu-load-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = samu_central::config::Config {
+            grpc_addr: "127.0.0.1:0".parse().unwrap(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            console_grpc_addr: Some("127.0.0.1:0".parse().unwrap()),
+            database_url: Some(db.url.clone()),
+            data_dir: dir.display().to_string(),
+            ..Default::default()
+        };
+        // Keep every fix so the stored track can be checked against the acks.
+        config.fleet.track.min_interval_s = 0;
+        config.fleet.track.min_distance_m = 0.0;
+        config.http.wall.tick_ms = 50;
+        let app = samu_central::app::Application::build(config, false)
+            .await
+            .unwrap();
+        let central = app.central().clone();
+        let admin = central
+            .issue_access_token(samu_store::Role::Admin, "load admin", None)
+            .await
+            .unwrap()
+            .token;
+        let wall = central
+            .issue_access_token(samu_store::Role::Wall, "load wall", None)
+            .await
+            .unwrap()
+            .token;
+        let token_file = dir.join("tokens.json");
+        std::fs::write(
+            &token_file,
+            serde_json::json!({"admin": admin, "wall": wall}).to_string(),
+        )
+        .unwrap();
+        let (grpc, http) = (
+            format!("http://{}", app.grpc_addr()),
+            format!("http://{}", app.http_addr()),
+        );
+        let console_grpc = app.console_grpc_addr().map(|a| format!("http://{a}"));
+        let shutdown = app.shutdown_token();
+        let server = tokio::spawn(app.run_until_stopped());
+
+        let args = samu_load::Args {
+            grpc,
+            http,
+            token_file,
+            vehicles: 20,
+            walls: 2,
+            measured_walls: 1,
+            duration: 2,
+            rate: 5.0,
+            window: 8,
+            bare_streams: false,
+            nearest_rate: 20.0,
+            probe_realtime: false,
+            console_grpc,
+            central_id: "3199990".into(),
+            centrals: 2,
+            vehicles_per_connection: 4,
+            server_pid: Some(std::process::id()),
+            database_url: Some(db.url.clone()),
+            max_run_s: 60,
+            metrics_out: Some(dir.join("metrics")),
+        };
+        Self {
+            args,
+            dir,
+            shutdown,
+            server,
+            _db: db,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.server.await.unwrap().unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_reports_every_figure() {
-    let db = TestBackend::Sqlite.fresh().await;
-    let dir = std::env::temp_dir().join(format!("samu-load-quick-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut config = samu_central::config::Config {
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        console_grpc_addr: Some("127.0.0.1:0".parse().unwrap()),
-        database_url: Some(db.url.clone()),
-        data_dir: dir.display().to_string(),
-        ..Default::default()
-    };
-    // Keep every fix so the stored track can be checked against the acks.
-    config.fleet.track.min_interval_s = 0;
-    config.fleet.track.min_distance_m = 0.0;
-    config.http.wall.tick_ms = 50;
-    let app = samu_central::app::Application::build(config, false)
-        .await
-        .unwrap();
-    let central = app.central().clone();
-    let admin = central
-        .issue_access_token(samu_store::Role::Admin, "load admin", None)
-        .await
-        .unwrap()
-        .token;
-    let wall = central
-        .issue_access_token(samu_store::Role::Wall, "load wall", None)
-        .await
-        .unwrap()
-        .token;
-    let token_file = dir.join("tokens.json");
-    std::fs::write(
-        &token_file,
-        serde_json::json!({"admin": admin, "wall": wall}).to_string(),
-    )
-    .unwrap();
-    let (grpc, http) = (
-        format!("http://{}", app.grpc_addr()),
-        format!("http://{}", app.http_addr()),
-    );
-    let console_grpc = app.console_grpc_addr().map(|a| format!("http://{a}"));
-    let shutdown = app.shutdown_token();
-    let server = tokio::spawn(app.run_until_stopped());
-
-    let args = samu_load::Args {
-        grpc,
-        http,
-        token_file,
-        vehicles: 20,
-        walls: 2,
-        measured_walls: 1,
-        duration: 2,
-        rate: 5.0,
-        window: 8,
-        nearest_rate: 20.0,
-        probe_realtime: false,
-        console_grpc,
-        central_id: "3199990".into(),
-        centrals: 2,
-        vehicles_per_connection: 4,
-        server_pid: Some(std::process::id()),
-        database_url: Some(db.url.clone()),
-        max_run_s: 60,
-        metrics_out: Some(dir.join("metrics")),
-    };
-    let summary = samu_load::run(args).await.unwrap();
+    let quick = Quick::start("quick").await;
+    let dir = quick.dir.clone();
+    let summary = samu_load::run(quick.args.clone()).await.unwrap();
     let json = serde_json::to_value(&summary).unwrap();
     for field in [
         "vehicles",
@@ -127,7 +159,44 @@ async fn a_short_run_reports_every_figure() {
             "{name} not observed in the window: {after}"
         );
     }
-    shutdown.cancel();
-    server.await.unwrap().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    quick.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_streams_send_as_fast_as_acknowledged_and_lose_nothing() {
+    let quick = Quick::start("bare").await;
+    let args = samu_load::Args {
+        vehicles: 10,
+        walls: 0,
+        duration: 1,
+        rate: 0.0,
+        window: 1,
+        bare_streams: true,
+        nearest_rate: 0.0,
+        metrics_out: None,
+        ..quick.args.clone()
+    };
+    let summary = samu_load::run(args.clone()).await.unwrap();
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(summary.vehicles, 10);
+    assert_eq!(summary.errors, 0, "{json}");
+    // Each vehicle's crew report, then positions one after another.
+    assert!(summary.reports_acked > 10 * 5, "{json}");
+    assert!(summary.ingest_per_s > 0.0, "{json}");
+    assert_eq!(summary.stored_track_settled, Some(true), "{json}");
+    let stored = summary.stored_track_rows.unwrap();
+    assert!(
+        stored + 10 >= summary.reports_acked,
+        "stored {stored} of {} acked: {json}",
+        summary.reports_acked
+    );
+    // Bare streams send as fast as acknowledged, never at a rate.
+    let paced = samu_load::Args {
+        rate: 1.0,
+        central_id: "3199980".into(),
+        ..args
+    };
+    let refused = samu_load::run(paced).await.unwrap_err();
+    assert!(refused.to_string().contains("--rate 0"), "{refused}");
+    quick.stop().await;
 }

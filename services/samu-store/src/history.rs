@@ -2,9 +2,11 @@
 //!
 //! The runtime collects the changes of many reports into one [`WriteBatch`]
 //! and writes it in one transaction: at tens of thousands of reports a second
-//! a round trip per report would be the bottleneck. Every insert is keyed by
-//! unit and per-unit number and ignores conflicts, so writing the same batch
-//! twice (a retry after a lost commit acknowledgement) stores nothing twice.
+//! a round trip per report would be the bottleneck. Every row is keyed by
+//! unit and per-unit number and rows already stored are skipped (on
+//! PostgreSQL the track's `COPY` refuses them and the batch is written again
+//! with inserts that skip them), so writing the same batch twice (a retry
+//! after a lost commit acknowledgement) stores nothing twice.
 
 use std::collections::HashMap;
 
@@ -13,12 +15,13 @@ use samu_domain::{CrewMember, GeoPoint, OutOfServiceReason, UnitId, UnitStatus};
 use samu_fleet::{
     CrewChange, Fix, PositionKind, StatusChange, StatusSource, UnitRecord, UnitSnapshot,
 };
-use sqlx::{any::AnyArguments, Any, AnyConnection, Row};
+use sqlx::{any::AnyArguments, Any, AnyConnection, Connection, PgConnection, PgPool, Row};
 
 use crate::{
+    copy::BinaryCopy,
     registry::unit_from_row,
     sql::{corrupt, from_ms, ms, values_clause},
-    Store, StoreError,
+    BatchPool, Store, StoreError,
 };
 
 /// A fix as kept in the track.
@@ -305,42 +308,35 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let rows = BatchRecords::new(batch, now);
-        match self.backend {
-            crate::Backend::Postgres => self.write_batch_postgres(&rows, batch).await,
-            crate::Backend::Sqlite => self.write_batch_sqlite(&rows, batch).await,
+        match &self.batches {
+            BatchPool::Postgres(pool) => self.write_batch_postgres(pool, &rows, batch).await,
+            BatchPool::Shared => self.write_batch_sqlite(&rows, batch).await,
         }
     }
 
-    /// PostgreSQL: the track, the status events and the live states in one
-    /// statement (three data-modifying CTEs over `json_to_recordset`), which
-    /// is its own transaction: one round trip per batch, however large.
-    /// Crew changes, rare, add their statements around it in a transaction.
+    /// PostgreSQL: the track by binary `COPY`, the status events and the
+    /// live states in one statement, crew changes around them; one
+    /// transaction. A batch of plain moves (most of them: live states of
+    /// moves are written behind) is one `COPY`, its own transaction.
+    ///
+    /// `COPY` cannot skip rows already stored, so a batch written before
+    /// (a retry after a lost commit acknowledgement, a replay of the spool,
+    /// reports a vehicle sent again after a crash) fails on the track's
+    /// primary key and is written again with inserts that skip them.
     async fn write_batch_postgres(
         &self,
+        pool: &PgPool,
         rows: &BatchRecords<'_>,
         batch: &WriteBatch,
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "WITH track AS ({POSITIONS} SELECT * FROM json_to_recordset($1::json) AS r({POSITION_RECORD}) {POSITIONS_TAIL}), \
-             events AS ({EVENTS} SELECT * FROM json_to_recordset($2::json) AS r({EVENT_RECORD}) {EVENTS_TAIL}), \
-             live AS ({LIVE} SELECT * FROM json_to_recordset($3::json) AS r({LIVE_RECORD}) {LIVE_TAIL}) \
-             SELECT 1"
-        );
-        let query = sqlx::query(&sql)
-            .bind(recordset(&rows.positions)?)
-            .bind(recordset(&rows.events)?)
-            .bind(recordset(&rows.live)?);
-        if batch.crew_changes.is_empty() {
-            query.execute(self.batch_pool()).await?;
-            return Ok(());
+        let mut conn = pool.acquire().await?;
+        match write_postgres(&mut conn, rows, batch, TrackWrite::Copy).await {
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                metrics::counter!("samu_write_batch_copy_conflicts_total").increment(1);
+                write_postgres(&mut conn, rows, batch, TrackWrite::Insert).await
+            }
+            written => written,
         }
-        let mut tx = self.batch_pool().begin().await?;
-        query.execute(&mut *tx).await?;
-        for (unit, change) in &batch.crew_changes {
-            write_crew_change(&mut tx, unit, change).await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// SQLite: multi-row inserts of the same records, in one transaction.
@@ -349,7 +345,7 @@ impl Store {
         rows: &BatchRecords<'_>,
         batch: &WriteBatch,
     ) -> Result<(), StoreError> {
-        let mut tx = self.batch_pool().begin().await?;
+        let mut tx = self.pool().begin().await?;
         insert_chunked(
             &mut tx,
             POSITIONS,
@@ -566,50 +562,149 @@ impl Store {
     }
 }
 
-async fn write_crew_change(
-    conn: &mut AnyConnection,
-    unit: &UnitId,
-    change: &CrewChange,
+/// How the PostgreSQL path writes the track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackWrite {
+    /// Binary `COPY`: fast, refuses rows already stored.
+    Copy,
+    /// `INSERT … ON CONFLICT DO NOTHING`: skips rows already stored.
+    Insert,
+}
+
+const COPY_TRACK: &str = "COPY unit_positions (unit_id, seq, fix_at, lat, lon, speed_mps, \
+     heading_deg, accuracy_m, kind) FROM STDIN (FORMAT binary)";
+
+/// Bytes a track row takes in binary `COPY`, about (a 16-byte unit id).
+const COPY_ROW_BYTES: usize = 110;
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
+}
+
+async fn write_postgres(
+    conn: &mut PgConnection,
+    rows: &BatchRecords<'_>,
+    batch: &WriteBatch,
+    track: TrackWrite,
 ) -> Result<(), StoreError> {
-    let at = ms(change.at);
-    for member in &change.left {
-        sqlx::query(
-            "UPDATE crew_shifts SET ended_at = $3 \
-             WHERE unit_id = $1 AND member_id = $2 AND ended_at IS NULL",
-        )
-        .bind(unit.as_str())
-        .bind(member.as_str())
-        .bind(at)
-        .execute(&mut *conn)
+    let track_only =
+        rows.events.is_empty() && rows.live.is_empty() && batch.crew_changes.is_empty();
+    if track_only && track == TrackWrite::Copy {
+        return copy_track(conn, &rows.positions).await;
+    }
+    let mut tx = conn.begin().await?;
+    if !rows.positions.is_empty() {
+        match track {
+            TrackWrite::Copy => copy_track(&mut tx, &rows.positions).await?,
+            TrackWrite::Insert => {
+                sqlx::query(&format!(
+                    "{POSITIONS} SELECT * FROM json_to_recordset($1::json) AS r({POSITION_RECORD}) \
+                     {POSITIONS_TAIL}"
+                ))
+                .bind(recordset(&rows.positions)?)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    if !(rows.events.is_empty() && rows.live.is_empty()) {
+        sqlx::query(&format!(
+            "WITH events AS ({EVENTS} SELECT * FROM json_to_recordset($1::json) AS r({EVENT_RECORD}) {EVENTS_TAIL}), \
+             live AS ({LIVE} SELECT * FROM json_to_recordset($2::json) AS r({LIVE_RECORD}) {LIVE_TAIL}) \
+             SELECT 1"
+        ))
+        .bind(recordset(&rows.events)?)
+        .bind(recordset(&rows.live)?)
+        .execute(&mut *tx)
         .await?;
     }
-    for member in &change.joined {
-        let role = serde_json::to_value(member.role)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO crew_members (id, role, first_seen) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(member.id.as_str())
-        .bind(&role)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO crew_shifts (unit_id, member_id, role, started_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (unit_id, member_id, started_at) DO NOTHING",
-        )
-        .bind(unit.as_str())
-        .bind(member.id.as_str())
-        .bind(&role)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+    for (unit, change) in &batch.crew_changes {
+        write_crew_change_pg(&mut tx, unit, change).await?;
     }
+    tx.commit().await?;
     Ok(())
 }
+
+/// The track's rows by binary `COPY` ([`crate::copy`]).
+async fn copy_track(
+    conn: &mut PgConnection,
+    rows: &[PositionRecord<'_>],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut data = BinaryCopy::with_capacity(rows.len(), COPY_ROW_BYTES);
+    for p in rows {
+        data.row(9)
+            .text(p.unit_id)
+            .int8(p.seq)
+            .int8(p.fix_at)
+            .float8(p.lat)
+            .float8(p.lon)
+            .float8_or_null(p.speed_mps)
+            .float8_or_null(p.heading_deg)
+            .float8_or_null(p.accuracy_m)
+            .text(p.kind);
+    }
+    let mut copy = conn.copy_in_raw(COPY_TRACK).await?;
+    copy.send(data.finish()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Crew changes, rare, go change by change with plain statements, on the
+/// `Any` connection (SQLite) or the native one of PostgreSQL's batches.
+macro_rules! crew_change_writer {
+    ($name:ident, $conn:ty) => {
+        async fn $name(
+            conn: &mut $conn,
+            unit: &UnitId,
+            change: &CrewChange,
+        ) -> Result<(), StoreError> {
+            let at = ms(change.at);
+            for member in &change.left {
+                sqlx::query(
+                    "UPDATE crew_shifts SET ended_at = $3 \
+                     WHERE unit_id = $1 AND member_id = $2 AND ended_at IS NULL",
+                )
+                .bind(unit.as_str())
+                .bind(member.as_str())
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            for member in &change.joined {
+                let role = serde_json::to_value(member.role)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO crew_members (id, role, first_seen) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(member.id.as_str())
+                .bind(&role)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO crew_shifts (unit_id, member_id, role, started_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (unit_id, member_id, started_at) DO NOTHING",
+                )
+                .bind(unit.as_str())
+                .bind(member.id.as_str())
+                .bind(&role)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+    };
+}
+
+crew_change_writer!(write_crew_change, AnyConnection);
+crew_change_writer!(write_crew_change_pg, PgConnection);
 
 const EVENT_COLUMNS: &str = "event_no, at, status, out_of_service_reason, crew_complete, source";
 

@@ -18,6 +18,7 @@
 //! - [`sql`]: placeholder and time helpers shared by the modules.
 #![forbid(unsafe_code)]
 
+mod copy;
 pub mod credentials;
 pub mod history;
 pub mod indicators;
@@ -31,7 +32,8 @@ use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, Executor,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    AnyPool, Executor, PgPool,
 };
 
 pub use credentials::{Credential, IssuedCredential, Role};
@@ -120,13 +122,22 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// Where write batches go: on PostgreSQL a pool of one connection of
-    /// their own, on SQLite the shared pool. The writer sends one batch at
-    /// a time anyway, and a connection's send buffer grows to the largest
-    /// message it sent and keeps that size: batches through the shared
-    /// pool left every one of its connections holding a few MiB.
-    batches: AnyPool,
+    batches: BatchPool,
     backend: Backend,
+}
+
+/// Where write batches go.
+#[derive(Debug, Clone)]
+enum BatchPool {
+    /// PostgreSQL: one native connection of their own. Native, because the
+    /// track is written with binary `COPY`, which sqlx's `Any` driver does
+    /// not speak; of their own, because a connection's send buffer grows to
+    /// the largest message it sent and keeps that size (batches through the
+    /// shared pool left every one of its connections holding a few MiB),
+    /// and the writer sends one batch at a time anyway.
+    Postgres(PgPool),
+    /// SQLite: the shared pool.
+    Shared,
 }
 
 /// The embedded default when no `DATABASE_URL` is set.
@@ -175,14 +186,16 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(options.clone())
+            .connect_with(options)
             .await?;
         let batches = match backend {
-            Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_lazy_with(options),
-            Backend::Sqlite => pool.clone(),
+            Backend::Postgres => BatchPool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy_with(PgConnectOptions::from_str(&url)?),
+            ),
+            Backend::Sqlite => BatchPool::Shared,
         };
         Ok(Self {
             pool,
@@ -216,17 +229,14 @@ impl Store {
 
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
-        self.batches.close().await;
+        if let BatchPool::Postgres(batches) = &self.batches {
+            batches.close().await;
+        }
         self.pool.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    /// The pool of [`write_batch`](Store::write_batch).
-    pub(crate) fn batch_pool(&self) -> &AnyPool {
-        &self.batches
     }
 }
 

@@ -15,6 +15,8 @@ backend_tests! {
     registry_round_trips => registry_round_trips;
     batches_are_idempotent_and_restore_the_fleet => batches_are_idempotent_and_restore_the_fleet;
     credentials_issue_and_revoke => credentials_issue_and_revoke;
+    the_track_keeps_every_field_and_a_partly_stored_batch_completes =>
+        the_track_keeps_every_field_and_a_partly_stored_batch_completes;
 }
 
 async fn store(backend: TestBackend) -> (Store, samu_testkit::TestDatabase) {
@@ -330,4 +332,82 @@ async fn nulls_and_values_alternate_in_the_same_statement(backend: TestBackend) 
         store.write_batch(&with_fix, t0()).await.unwrap();
         store.write_batch(&without_fix, t0()).await.unwrap();
     }
+}
+
+/// Track rows `seqs` of `unit`, their optional fields set or not by seq,
+/// their fixes told apart by `lat_offset`.
+fn track_rows(
+    unit: &UnitId,
+    seqs: std::ops::RangeInclusive<u64>,
+    lat_offset: f64,
+) -> Vec<PositionRow> {
+    seqs.map(|seq| {
+        let n = seq as f64;
+        PositionRow {
+            unit: unit.clone(),
+            seq,
+            fix: Fix {
+                at: t0() + TimeDelta::milliseconds(i64::try_from(seq).unwrap() * 1_000 + 7),
+                point: GeoPoint::new("", -19.9 - n / 1e4 - lat_offset, -43.9 + n / 1e4).unwrap(),
+                speed_mps: (seq % 2 == 0).then_some(n as f32 / 3.0),
+                heading_deg: (seq % 3 == 0).then_some(359.5),
+                accuracy_m: (seq % 5 != 0).then_some(4.25),
+            },
+            kind: match seq % 3 {
+                0 => PositionKind::Applied,
+                1 => PositionKind::Stale,
+                _ => PositionKind::Flagged,
+            },
+        }
+    })
+    .collect()
+}
+
+async fn the_track_keeps_every_field_and_a_partly_stored_batch_completes(backend: TestBackend) {
+    let (store, _db) = store(backend).await;
+    let record = seed(&store).await;
+    let id = record.id.clone();
+
+    // A batch of moves alone (on PostgreSQL one binary COPY).
+    let first = track_rows(&id, 1..=50, 0.0);
+    let batch = WriteBatch {
+        positions: first.clone(),
+        ..WriteBatch::default()
+    };
+    store.write_batch(&batch, t0()).await.unwrap();
+    assert_eq!(store.track(&id).await.unwrap(), first);
+
+    // A batch overlapping what is stored (seqs 41-50 again, with other
+    // fixes) and carrying a status event and a live state: the stored rows
+    // stay as they were, the new ones are added, the event is written,
+    // nothing twice.
+    let positions = track_rows(&id, 41..=80, 1.0);
+    let mut fleet = FleetState::new(FleetConfig::default());
+    fleet.upsert_unit(record, t0());
+    let PositionOutcome::Taken { status_change, .. } = fleet
+        .apply_position(&id, 41, positions[0].fix, t0())
+        .unwrap()
+    else {
+        panic!()
+    };
+    let status_events: Vec<_> = status_change.into_iter().collect();
+    assert_eq!(status_events.len(), 1);
+    let overlap = WriteBatch {
+        positions,
+        status_events: status_events.clone(),
+        live_states: [(id.clone(), fleet.unit(&id).unwrap().snapshot())].into(),
+        ..WriteBatch::default()
+    };
+    store.write_batch(&overlap, t0()).await.unwrap();
+    let mut expected = first;
+    expected.extend(track_rows(&id, 51..=80, 1.0));
+    assert_eq!(store.track(&id).await.unwrap(), expected);
+    assert_eq!(store.track_len().await.unwrap(), 80);
+    assert_eq!(store.status_history(&id).await.unwrap(), status_events);
+
+    // The same overlapping batch again, as a retry: nothing changes.
+    store.write_batch(&overlap, t0()).await.unwrap();
+    assert_eq!(store.track(&id).await.unwrap(), expected);
+    assert_eq!(store.status_history(&id).await.unwrap(), status_events);
+    store.ping().await.unwrap();
 }

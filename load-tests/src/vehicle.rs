@@ -1,0 +1,153 @@
+//! What the generator's vehicles send, and the bare stream: the thinnest
+//! gRPC client of the ingest, for comparing it with Redis `GEOADD`.
+
+use std::sync::{atomic::Ordering, Arc};
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use samu_demo::link::LinkStats;
+use samu_proto::v1::{
+    self as pb, ingest_reply::Outcome, telemetry_client::TelemetryClient, vehicle_report::Body,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::setup::{authed, LoadUnit};
+
+/// A vehicle's reports: its crew first, then moves of a few metres each.
+pub struct Reports {
+    rng: StdRng,
+    at: (f64, f64),
+}
+
+impl Reports {
+    /// The reports of vehicle number `n`, starting where `unit` starts.
+    pub fn new(n: usize, unit: &LoadUnit) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(n as u64),
+            at: unit.start,
+        }
+    }
+
+    /// The random source, for the vehicle's other choices (its phase).
+    pub fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+
+    /// The crew declaration a vehicle starts with: complete, available.
+    pub fn crew(unit: &LoadUnit) -> Body {
+        Body::CrewStatus(pb::CrewStatus {
+            reported_at: Some(now_ts()),
+            status: pb::UnitStatus::AvailableAtBase.into(),
+            out_of_service_reason: 0,
+            crew: crew_for(unit.unit_type, &unit.id),
+        })
+    }
+
+    /// The next position: a few metres from the last, always plausible.
+    pub fn next_position(&mut self) -> Body {
+        self.at.0 += self.rng.random_range(-0.00003..0.00003);
+        self.at.1 += self.rng.random_range(-0.00003..0.00003);
+        Body::Position(pb::Position {
+            fix_time: Some(now_ts()),
+            latitude: self.at.0,
+            longitude: self.at.1,
+            speed_mps: Some(8.0),
+            heading_deg: Some(self.rng.random_range(0.0..360.0)),
+            accuracy_m: Some(5.0),
+        })
+    }
+}
+
+/// A complete crew of the unit's type.
+fn crew_for(unit_type: pb::UnitType, id: &str) -> Vec<pb::CrewMember> {
+    use pb::CrewRole::*;
+    let roles: &[pb::CrewRole] = match unit_type {
+        pb::UnitType::Usa => &[Driver, Nurse, Physician],
+        pb::UnitType::Moto => &[NursingTechnician],
+        _ => &[Driver, NursingTechnician],
+    };
+    roles
+        .iter()
+        .enumerate()
+        .map(|(i, r)| pb::CrewMember {
+            member_id: format!("{id}-m{i}"),
+            role: (*r).into(),
+        })
+        .collect()
+}
+
+/// Now, as a protobuf timestamp.
+pub fn now_ts() -> prost_types::Timestamp {
+    let now = chrono::Utc::now();
+    prost_types::Timestamp {
+        seconds: now.timestamp(),
+        nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// One vehicle as the thinnest client (`--bare-streams`): a single task
+/// that sends a report, waits for its acknowledgement, and sends the next,
+/// with no app link around it (no resend buffer, no feeder task, no
+/// reconnecting: a break ends the vehicle and counts as an error). The
+/// Redis side of the comparison is the same loop of `GEOADD`s
+/// (`samu-peers`), so both sides spend the least of the shared cores on
+/// their clients.
+pub async fn bare_stream(
+    channel: Channel,
+    unit: LoadUnit,
+    mut reports: Reports,
+    first_seq: u64,
+    stats: Arc<LinkStats>,
+    shutdown: CancellationToken,
+) {
+    let (out, out_rx) = mpsc::channel(1);
+    let Ok(request) = authed(&unit.token, ReceiverStream::new(out_rx)) else {
+        stats.reconnects.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let mut replies = match TelemetryClient::new(channel).stream(request).await {
+        Ok(replies) => replies.into_inner(),
+        Err(status) => {
+            tracing::warn!(unit = %unit.id, %status, "vehicle stream refused");
+            stats.reconnects.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    let mut body = Reports::crew(&unit);
+    for seq in first_seq.max(1).. {
+        let report = pb::VehicleReport {
+            seq,
+            unit_id: unit.id.clone(),
+            body: Some(body),
+        };
+        if out.send(report).await.is_err() {
+            stats.reconnects.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        stats.sent.fetch_add(1, Ordering::Relaxed);
+        let reply = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            reply = replies.message() => reply,
+        };
+        match reply {
+            Ok(Some(reply)) => match reply.outcome {
+                Some(Outcome::Rejection(r)) => {
+                    stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(unit = %unit.id, seq, field = %r.field, "report rejected: {}", r.message);
+                }
+                _ => {
+                    stats.acked.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            Ok(None) | Err(_) => {
+                if !shutdown.is_cancelled() {
+                    stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
+        }
+        body = reports.next_position();
+    }
+}
