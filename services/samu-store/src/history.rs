@@ -574,8 +574,9 @@ enum TrackWrite {
 const COPY_TRACK: &str = "COPY unit_positions (unit_id, seq, fix_at, lat, lon, speed_mps, \
      heading_deg, accuracy_m, kind) FROM STDIN (FORMAT binary)";
 
-/// Bytes a track row takes in binary `COPY`, about (a 16-byte unit id).
-const COPY_ROW_BYTES: usize = 110;
+/// Bytes a track row takes in binary `COPY`, about: the field count, nine
+/// lengths, a 16-byte unit id, two integers, five floats, a kind name.
+const COPY_ROW_BYTES: usize = 120;
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
