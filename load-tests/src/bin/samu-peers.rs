@@ -55,7 +55,8 @@ struct Args {
     /// Seconds of GEOADD load.
     #[arg(long, default_value_t = 10)]
     duration: u64,
-    /// Nearest queries per system (sequential, one client).
+    /// Nearest queries per system (one client, one query at a time, the
+    /// systems interleaved query by query).
     #[arg(long, default_value_t = 2_000)]
     queries: usize,
     /// How many nearest units per query.
@@ -177,7 +178,17 @@ async fn redis_writers(
     Ok(out)
 }
 
-/// The same nearest queries, one at a time, against each system.
+/// The systems whose nearest query is measured.
+const REDIS: usize = 0;
+const POSTGIS: usize = 1;
+const SAMU: usize = 2;
+const SAMU_CONSOLE: usize = 3;
+
+/// The same nearest queries, one at a time, against each system,
+/// interleaved: each query point goes to every system in turn, the turn's
+/// first system rotating, so a burst of the machine's other work (the
+/// database's background writes after a flood of track rows, say) lands on
+/// all of them alike instead of on whichever system's block it overlaps.
 async fn sequential_queries(
     args: &Args,
     key: &str,
@@ -185,119 +196,171 @@ async fn sequential_queries(
 ) -> anyhow::Result<()> {
     let units = points(args.units, args.units as u64);
     let queries = points(args.queries, 99);
-    let mut conn = redis::Client::open(args.redis.as_str())?
+    let mut redis = redis::Client::open(args.redis.as_str())?
         .get_multiplexed_async_connection()
         .await
         .context("cannot reach Redis")?;
-    let mut h = Histogram::<u64>::new(3)?;
-    for (lat, lon) in &queries {
-        let t = Instant::now();
-        let found: Vec<String> = redis::cmd("GEOSEARCH")
-            .arg(key)
-            .arg("FROMLONLAT")
-            .arg(lon)
-            .arg(lat)
-            .arg("BYRADIUS")
-            .arg(100)
-            .arg("km")
-            .arg("ASC")
-            .arg("COUNT")
-            .arg(args.k)
-            .query_async(&mut conn)
-            .await?;
-        h.record(t.elapsed().as_micros() as u64)?;
-        anyhow::ensure!(
-            found.len() == args.k,
-            "GEOSEARCH found {} units",
-            found.len()
-        );
-    }
-    out.insert("redis_geosearch_p50_ms".into(), json!(ms(&h, 0.5)));
-    out.insert("redis_geosearch_p99_ms".into(), json!(ms(&h, 0.99)));
-    let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;
-
-    // PostGIS.
-    match &args.postgis {
+    let mut postgis = match &args.postgis {
         None => {
             out.insert("postgis".into(), json!("skipped: no --postgis URL"));
+            None
         }
-        Some(url) => match postgis(url, &units, &queries, args.k).await {
-            Ok((p50, p99)) => {
-                out.insert("postgis_knn_p50_ms".into(), json!(p50));
-                out.insert("postgis_knn_p99_ms".into(), json!(p99));
-            }
+        Some(url) => match postgis_load(url, &units).await {
+            Ok(conn) => Some(conn),
             Err(e) => {
                 eprintln!("samu-peers: PostGIS skipped: {e:#}");
                 out.insert("postgis".into(), json!(format!("skipped: {e:#}")));
+                None
             }
         },
+    };
+    let token = match &args.token_file {
+        Some(file) => {
+            let tokens: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
+            Some(
+                tokens["wall"]
+                    .as_str()
+                    .or(tokens["admin"].as_str())
+                    .context("no wall/admin token")?
+                    .to_owned(),
+            )
+        }
+        None => None,
+    };
+    let mut samu = match (&args.grpc, &token) {
+        (Some(grpc), Some(_)) => Some(fleet_client(grpc).await?),
+        _ => None,
+    };
+    let mut samu_console = match (&args.console_grpc, &token, &samu) {
+        (Some(console), Some(_), Some(_)) => Some(fleet_client(console).await?),
+        _ => None,
+    };
+    let token = token.unwrap_or_default();
+
+    let mut histograms = [
+        Histogram::<u64>::new(3)?,
+        Histogram::<u64>::new(3)?,
+        Histogram::<u64>::new(3)?,
+        Histogram::<u64>::new(3)?,
+    ];
+    for (n, &(lat, lon)) in queries.iter().enumerate() {
+        for turn in 0..histograms.len() {
+            let system = (n + turn) % histograms.len();
+            let t = Instant::now();
+            match system {
+                REDIS => redis_nearest(&mut redis, key, (lat, lon), args.k).await?,
+                POSTGIS => match postgis.as_mut() {
+                    Some(conn) => postgis_nearest(conn, (lat, lon), args.k).await?,
+                    None => continue,
+                },
+                SAMU | SAMU_CONSOLE => {
+                    let client = if system == SAMU {
+                        samu.as_mut()
+                    } else {
+                        samu_console.as_mut()
+                    };
+                    match client {
+                        Some(client) => samu_nearest(client, &token, (lat, lon), args).await?,
+                        None => continue,
+                    }
+                }
+                _ => unreachable!("four systems"),
+            }
+            histograms[system].record(t.elapsed().as_micros() as u64)?;
+        }
     }
 
-    // samu-central, the same queries, the same way.
-    if let (Some(grpc), Some(file)) = (&args.grpc, &args.token_file) {
-        let tokens: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
-        let token = tokens["wall"]
-            .as_str()
-            .or(tokens["admin"].as_str())
-            .context("no wall/admin token")?
-            .to_owned();
-        let h = samu_queries(grpc, &token, &queries, args).await?;
-        out.insert("samu_nearest_p50_ms".into(), json!(ms(&h, 0.5)));
-        out.insert("samu_nearest_p99_ms".into(), json!(ms(&h, 0.99)));
-        if let Some(console) = &args.console_grpc {
-            let h = samu_queries(console, &token, &queries, args).await?;
-            out.insert("samu_console_nearest_p50_ms".into(), json!(ms(&h, 0.5)));
-            out.insert("samu_console_nearest_p99_ms".into(), json!(ms(&h, 0.99)));
-        }
+    let [redis_h, postgis_h, samu_h, console_h] = &histograms;
+    out.insert("redis_geosearch_p50_ms".into(), json!(ms(redis_h, 0.5)));
+    out.insert("redis_geosearch_p99_ms".into(), json!(ms(redis_h, 0.99)));
+    let _: () = redis::cmd("DEL").arg(key).query_async(&mut redis).await?;
+    if let Some(mut conn) = postgis {
+        use sqlx::Executor;
+        out.insert("postgis_knn_p50_ms".into(), json!(ms(postgis_h, 0.5)));
+        out.insert("postgis_knn_p99_ms".into(), json!(ms(postgis_h, 0.99)));
+        conn.execute("DROP TABLE samu_peer_units").await?;
+    }
+    if samu.is_some() {
+        out.insert("samu_nearest_p50_ms".into(), json!(ms(samu_h, 0.5)));
+        out.insert("samu_nearest_p99_ms".into(), json!(ms(samu_h, 0.99)));
+    }
+    if samu_console.is_some() {
+        out.insert(
+            "samu_console_nearest_p50_ms".into(),
+            json!(ms(console_h, 0.5)),
+        );
+        out.insert(
+            "samu_console_nearest_p99_ms".into(),
+            json!(ms(console_h, 0.99)),
+        );
     }
     Ok(())
 }
 
-/// Our nearest query at each of `queries`, one after the other over one
-/// connection to `grpc`: the round trips' histogram, in microseconds.
-async fn samu_queries(
-    grpc: &str,
-    token: &str,
-    queries: &[(f64, f64)],
-    args: &Args,
-) -> anyhow::Result<Histogram<u64>> {
+async fn redis_nearest(
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    (lat, lon): (f64, f64),
+    k: usize,
+) -> anyhow::Result<()> {
+    let found: Vec<String> = redis::cmd("GEOSEARCH")
+        .arg(key)
+        .arg("FROMLONLAT")
+        .arg(lon)
+        .arg(lat)
+        .arg("BYRADIUS")
+        .arg(100)
+        .arg("km")
+        .arg("ASC")
+        .arg("COUNT")
+        .arg(k)
+        .query_async(conn)
+        .await?;
+    anyhow::ensure!(found.len() == k, "GEOSEARCH found {} units", found.len());
+    Ok(())
+}
+
+type Fleet = samu_proto::v1::fleet_client::FleetClient<tonic::transport::Channel>;
+
+/// A connection to samu-central's fleet service at `grpc`, opened on the
+/// queries' runtime.
+async fn fleet_client(grpc: &str) -> anyhow::Result<Fleet> {
     let channel = tonic::transport::Endpoint::from_shared(grpc.to_owned())?
         .tcp_nodelay(true)
         .connect()
         .await
         .with_context(|| format!("cannot reach {grpc}"))?;
-    let mut fleet = samu_proto::v1::fleet_client::FleetClient::new(channel);
-    let mut h = Histogram::<u64>::new(3)?;
-    for (lat, lon) in queries {
-        let request = samu_load::setup::authed(
-            token,
-            samu_proto::v1::NearestUnitsRequest {
-                point: Some(samu_proto::v1::GeoPoint {
-                    latitude: *lat,
-                    longitude: *lon,
-                }),
-                types: vec![samu_proto::v1::UnitType::Usb.into()],
-                limit: args.k as u32,
-                central_id: args.central_id.clone(),
-            },
-        )?;
-        let t = Instant::now();
-        let found = fleet.nearest_units(request).await?.into_inner();
-        h.record(t.elapsed().as_micros() as u64)?;
-        anyhow::ensure!(
-            !found.units.is_empty(),
-            "samu-central found no unit: run samu-load first"
-        );
-    }
-    Ok(h)
+    Ok(Fleet::new(channel))
 }
 
-async fn postgis(
-    url: &str,
-    units: &[(f64, f64)],
-    queries: &[(f64, f64)],
-    k: usize,
-) -> anyhow::Result<(f64, f64)> {
+async fn samu_nearest(
+    fleet: &mut Fleet,
+    token: &str,
+    (lat, lon): (f64, f64),
+    args: &Args,
+) -> anyhow::Result<()> {
+    let request = samu_load::setup::authed(
+        token,
+        samu_proto::v1::NearestUnitsRequest {
+            point: Some(samu_proto::v1::GeoPoint {
+                latitude: lat,
+                longitude: lon,
+            }),
+            types: vec![samu_proto::v1::UnitType::Usb.into()],
+            limit: args.k as u32,
+            central_id: args.central_id.clone(),
+        },
+    )?;
+    let found = fleet.nearest_units(request).await?.into_inner();
+    anyhow::ensure!(
+        !found.units.is_empty(),
+        "samu-central found no unit: run samu-load first"
+    );
+    Ok(())
+}
+
+/// Loads `units` into a fresh PostGIS table with a GiST index.
+async fn postgis_load(url: &str, units: &[(f64, f64)]) -> anyhow::Result<sqlx::AnyConnection> {
     use sqlx::{Connection, Executor};
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url)
@@ -328,21 +391,23 @@ async fn postgis(
     conn.execute("CREATE INDEX ON samu_peer_units USING GIST (geom)")
         .await?;
     conn.execute("ANALYZE samu_peer_units").await?;
-    let mut h = Histogram::<u64>::new(3)?;
-    for (lat, lon) in queries {
-        let t = Instant::now();
-        let rows = sqlx::query(
-            "SELECT id FROM samu_peer_units WHERE unit_type = 'USB' AND available \
-             ORDER BY geom <-> ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography LIMIT $3",
-        )
-        .bind(*lon)
-        .bind(*lat)
-        .bind(k as i64)
-        .fetch_all(&mut conn)
-        .await?;
-        h.record(t.elapsed().as_micros() as u64)?;
-        anyhow::ensure!(rows.len() == k, "PostGIS found {} units", rows.len());
-    }
-    conn.execute("DROP TABLE samu_peer_units").await?;
-    Ok((ms(&h, 0.5), ms(&h, 0.99)))
+    Ok(conn)
+}
+
+async fn postgis_nearest(
+    conn: &mut sqlx::AnyConnection,
+    (lat, lon): (f64, f64),
+    k: usize,
+) -> anyhow::Result<()> {
+    let rows = sqlx::query(
+        "SELECT id FROM samu_peer_units WHERE unit_type = 'USB' AND available \
+         ORDER BY geom <-> ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography LIMIT $3",
+    )
+    .bind(lon)
+    .bind(lat)
+    .bind(k as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    anyhow::ensure!(rows.len() == k, "PostGIS found {} units", rows.len());
+    Ok(())
 }
