@@ -4,7 +4,7 @@
 use std::sync::{atomic::Ordering, Arc};
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use samu_demo::link::LinkStats;
+use samu_demo::{link::LinkStats, sim::complete_crew};
 use samu_proto::v1::{
     self as pb, ingest_reply::Outcome, telemetry_client::TelemetryClient, vehicle_report::Body,
 };
@@ -41,7 +41,7 @@ impl Reports {
             reported_at: Some(now_ts()),
             status: pb::UnitStatus::AvailableAtBase.into(),
             out_of_service_reason: 0,
-            crew: crew_for(unit.unit_type, &unit.id),
+            crew: complete_crew(unit.unit_type, &unit.id),
         })
     }
 
@@ -58,24 +58,6 @@ impl Reports {
             accuracy_m: Some(5.0),
         })
     }
-}
-
-/// A complete crew of the unit's type.
-fn crew_for(unit_type: pb::UnitType, id: &str) -> Vec<pb::CrewMember> {
-    use pb::CrewRole::*;
-    let roles: &[pb::CrewRole] = match unit_type {
-        pb::UnitType::Usa => &[Driver, Nurse, Physician],
-        pb::UnitType::Moto => &[NursingTechnician],
-        _ => &[Driver, NursingTechnician],
-    };
-    roles
-        .iter()
-        .enumerate()
-        .map(|(i, r)| pb::CrewMember {
-            member_id: format!("{id}-m{i}"),
-            role: (*r).into(),
-        })
-        .collect()
 }
 
 /// Now, as a protobuf timestamp.

@@ -324,6 +324,8 @@ struct Vehicle {
     shift: u32,
 }
 
+/// The roles of a complete crew of each type (the domain's default minimum,
+/// `samu_domain::CrewRules`, one role per slot).
 fn crew_roles(t: UnitType) -> &'static [pb::CrewRole] {
     use pb::CrewRole::*;
     match t {
@@ -332,6 +334,23 @@ fn crew_roles(t: UnitType) -> &'static [pb::CrewRole] {
         UnitType::Aero => &[Physician, Nurse],
         UnitType::Usb | UnitType::Emb => &[Driver, NursingTechnician],
     }
+}
+
+/// A complete crew of `unit_type` as a vehicle app declares it when it
+/// starts, members `{unit}-m0`, `{unit}-m1`, …: for load generators and
+/// tests that need a dispatchable unit. An unspecified type gets nobody.
+pub fn complete_crew(unit_type: pb::UnitType, unit: &str) -> Vec<pb::CrewMember> {
+    let Ok(unit_type) = samu_grpc::convert::unit_type("unit_type", unit_type.into()) else {
+        return Vec::new();
+    };
+    crew_roles(unit_type)
+        .iter()
+        .enumerate()
+        .map(|(i, role)| pb::CrewMember {
+            member_id: format!("{unit}-m{i}"),
+            role: (*role).into(),
+        })
+        .collect()
 }
 
 impl Vehicle {

@@ -417,21 +417,9 @@ pub fn position(lat: f64, lon: f64) -> Body {
     })
 }
 
+/// A complete crew of the unit's type.
 pub fn full_crew(unit: &str, unit_type: pb::UnitType) -> Vec<pb::CrewMember> {
-    use pb::CrewRole::*;
-    let roles: &[pb::CrewRole] = match unit_type {
-        pb::UnitType::Usa => &[Driver, Nurse, Physician],
-        pb::UnitType::Moto => &[NursingTechnician],
-        _ => &[Driver, NursingTechnician],
-    };
-    roles
-        .iter()
-        .enumerate()
-        .map(|(i, r)| pb::CrewMember {
-            member_id: format!("{unit}-m{i}"),
-            role: (*r).into(),
-        })
-        .collect()
+    samu_demo::sim::complete_crew(unit_type, unit)
 }
 
 pub fn available(unit: &str, unit_type: pb::UnitType) -> Body {
