@@ -15,7 +15,13 @@
 #   compare  1 000 concurrent writers: our gRPC ingest vs Redis GEOADD, and
 #            nearest-of-type: ours (gRPC) vs Redis GEOSEARCH vs PostGIS KNN
 #   restart  SIGTERM, start again, time until /readyz answers 200
-# Every figure goes to load-tests/results/<date>/ as JSON lines; the medians
+# Each phase's window opens WARMUP seconds (default 5) after every vehicle's
+# first report is acknowledged (samu-load --warmup): the steady state, not
+# the start; WARMUP=0 as every set before 2026-12-04 (morning).
+# Every figure goes to load-tests/results/<date>/ as JSON lines, with each
+# phase run's window second by second in timeline-PHASE-RUN.jsonl (CPU of the
+# server, PostgreSQL and the generator, the probes' worst latencies,
+# autovacuum); the medians
 # and ratios are printed at the end. Tunables: VEHICLES, DURATION, WALLS
 # (of the latency and state phases), CENTRALS (of the state phase), PHASES
 # (a subset of "ingest memory latency state compare peers restart", in that order), PERF=1 (a `perf record` CPU profile of the
@@ -41,6 +47,7 @@ WALLS=${WALLS:-100}
 CENTRALS=${CENTRALS:-50}
 PHASES=${PHASES:-ingest memory latency state compare peers restart}
 PERF=${PERF:-0}
+WARMUP=${WARMUP:-5}
 GENERATOR_NICE=${GENERATOR_NICE:-0}
 # The nearest queries and the floor's echo run at real-time priority in the
 # generator, standing in for a console on a machine of its own, and the
@@ -167,7 +174,7 @@ load() {
     fi
     nice -n "$GENERATOR_NICE" "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
         --token-file "$TOKENS" --server-pid "$SERVER_PID" --database-url "$DB_URL" \
-        --metrics-out "$OUT/metrics-$name-$run" ${PROBE_SWITCH:-} "$@"
+        --metrics-out "$OUT/metrics-$name-$run" --warmup "$WARMUP" --timeline "$OUT/timeline-$name-$run.jsonl" ${PROBE_SWITCH:-} "$@"
     # The server's own view of the measured window: where a fix's way to
     # the wall went (samu-load's two scrapes; their difference).
     python3 load-tests/stage_latency.py "$OUT/metrics-$name-$run-before.txt" "$OUT/metrics-$name-$run-after.txt" \

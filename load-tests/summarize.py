@@ -60,10 +60,10 @@ def main(folder):
     print(f"| server memory per connected vehicle (ingest phase) | ≤ 16 KiB | {fmt(median(ingest, 'rss_per_vehicle_kib'))} KiB |")
     print(f"| restart: /readyz green again | ≤ 5 s | {fmt(median(restart, 'restart_ready_s'))} s |")
     print()
-    print("| where the two cores went (% of one core; machine: % of both) | server | generator | machine busy |")
-    print("|---|---|---|---|")
+    print("| where the two cores went (% of one core; machine: % of both) | server | PostgreSQL | generator | machine busy |")
+    print("|---|---|---|---|---|")
     for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), ("1 000 writers", ours)):
-        print(f"| {name} | {fmt(median(rows, 'server_cpu_pct'))} | {fmt(median(rows, 'generator_cpu_pct'))} | {fmt(median(rows, 'machine_busy_pct'))} |")
+        print(f"| {name} | {fmt(median(rows, 'server_cpu_pct'))} | {fmt(median(rows, 'postgres_cpu_pct'))} | {fmt(median(rows, 'generator_cpu_pct'))} | {fmt(median(rows, 'machine_busy_pct'))} |")
     stages = sorted(Path(folder).glob("stages-*.txt"))
     if stages:
         print()

@@ -30,9 +30,17 @@ pub struct Args {
     /// shares the server's cores, does not spend them parsing 100 copies.
     #[arg(long, default_value_t = 10)]
     pub measured_walls: usize,
-    /// Seconds of measured load, after the vehicles are connected.
+    /// Seconds of measured load, after the vehicles are connected and the
+    /// warm-up.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
+    /// Seconds of load after every vehicle's first report is acknowledged
+    /// and before the window opens: the load's first seconds are the
+    /// start, not the steady state (each unit's first fix changes its
+    /// status, every wall's first frames carry every unit, the streams'
+    /// buffers grow), and the window measures the steady state.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
     /// Position reports per second per vehicle; 0 sends as fast as
     /// acknowledged (with `--window` reports in flight per vehicle).
     #[arg(long, default_value_t = 1.0)]
@@ -66,6 +74,12 @@ pub struct Args {
     /// the server's own histograms of the window alone, without the ramp.
     #[arg(long)]
     pub metrics_out: Option<std::path::PathBuf>,
+    /// Writes a second-by-second account of the measured window here, one
+    /// JSON line a second: CPU of the server, PostgreSQL and the generator,
+    /// the probes' worst latencies, PostgreSQL's autovacuum and buffer
+    /// writes (`timeline.rs`).
+    #[arg(long)]
+    pub timeline: Option<std::path::PathBuf>,
     /// IBGE-like id of the central the run creates (7 digits, state 11..53).
     #[arg(long, default_value = "3199990")]
     pub central_id: String,

@@ -23,12 +23,17 @@ use tokio_util::sync::CancellationToken;
 /// The message exchanged: about the size of a small gRPC request.
 const MESSAGE: usize = 64;
 
+/// A round trip the timeline counts as slow: the floor's share of the
+/// nearest queries' 2 ms.
+const FLOOR_LIMIT_US: u64 = 1_000;
+
 /// An echo on a thread of its own and the histogram of the round trips to
 /// it, in microseconds.
 #[derive(Debug, Clone)]
 pub struct LoopbackFloor {
     address: std::net::SocketAddr,
     latency: Arc<Mutex<Histogram<u64>>>,
+    worst: Arc<crate::timeline::WorstOf>,
 }
 
 impl LoopbackFloor {
@@ -50,6 +55,7 @@ impl LoopbackFloor {
         Ok(Self {
             address,
             latency: Arc::new(Mutex::new(Histogram::new(3)?)),
+            worst: crate::timeline::WorstOf::shared(),
         })
     }
 
@@ -79,13 +85,20 @@ impl LoopbackFloor {
                 return;
             }
             if measuring.load(std::sync::atomic::Ordering::Relaxed) {
+                let micros = started.elapsed().as_micros() as u64;
                 let _ = self
                     .latency
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .record(started.elapsed().as_micros() as u64);
+                    .record(micros);
+                self.worst.record(micros, FLOOR_LIMIT_US);
             }
         }
+    }
+
+    /// The worst round trip since the timeline last looked.
+    pub fn worst(&self) -> Arc<crate::timeline::WorstOf> {
+        self.worst.clone()
     }
 
     /// The round trips recorded so far.

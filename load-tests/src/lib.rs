@@ -17,6 +17,7 @@
 //! - [`process`]: the server's RSS and CPU from `/proc`.
 //! - [`floor`]: the machine's own round-trip floor under the load.
 //! - [`vehicle`]: the vehicles' reports, and the bare stream client.
+//! - [`timeline`]: the measured window second by second.
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -25,6 +26,7 @@ pub mod process;
 pub mod realtime;
 pub mod run;
 pub mod setup;
+pub mod timeline;
 pub mod vehicle;
 
 pub use args::Args;

@@ -42,6 +42,23 @@ pub fn machine_ticks() -> Option<(u64, u64)> {
 /// Clock ticks per second (USER_HZ), 100 on Linux.
 pub const TICKS_PER_S: f64 = 100.0;
 
+/// CPU time between two tick readings over `elapsed` seconds, % of one
+/// core, to a tenth.
+pub fn core_pct(start: Option<u64>, end: Option<u64>, elapsed: f64) -> Option<f64> {
+    let (a, b) = (start?, end?);
+    (elapsed > 0.0)
+        .then(|| (b.saturating_sub(a) as f64 / TICKS_PER_S / elapsed * 1000.0).round() / 10.0)
+}
+
+/// The machine's busy share of all its cores between two
+/// [`machine_ticks`] readings, %, to a tenth.
+pub fn busy_pct(start: Option<(u64, u64)>, end: Option<(u64, u64)>) -> Option<f64> {
+    let ((busy_a, all_a), (busy_b, all_b)) = (start?, end?);
+    (all_b > all_a).then(|| {
+        (busy_b.saturating_sub(busy_a) as f64 / (all_b - all_a) as f64 * 1000.0).round() / 10.0
+    })
+}
+
 /// The PID of a running `samu-central serve` (the newest, if several).
 pub fn find_server() -> Option<u32> {
     let mut found = None;
@@ -63,4 +80,39 @@ pub fn find_server() -> Option<u32> {
         }
     }
     found
+}
+
+/// CPU time of every PostgreSQL process so far, in clock ticks: each
+/// running `postgres` process's own time plus its reaped children's, so
+/// the autovacuum workers and backends that ended in between still count
+/// (through the postmaster). `None` when no PostgreSQL runs here.
+pub fn postgres_ticks() -> Option<u64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        // utime stime cutime cstime: fields 14-17, 11-14 after the name.
+        let ticks: u64 = tail
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum();
+        *total.get_or_insert(0) += ticks;
+    }
+    total
 }

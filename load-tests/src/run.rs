@@ -24,8 +24,14 @@ use crate::{
     args::Args,
     floor::LoopbackFloor,
     process, setup,
+    timeline::{self, WorstOf},
     vehicle::{self, Reports},
 };
+
+/// Latency limits of the targets, in microseconds: what the timeline
+/// counts as a slow query or a late unit view.
+const NEAREST_LIMIT_US: u64 = 2_000;
+const WALL_LIMIT_US: u64 = 150_000;
 
 /// The one line of JSON a run ends with. Latencies in milliseconds; the
 /// fields of `contracts.md` first.
@@ -90,6 +96,11 @@ pub struct Summary {
     /// The whole machine's busy time during the window, % of all its cores
     /// (100 = saturated; the rest went to PostgreSQL and the kernel).
     pub machine_busy_pct: f64,
+    /// Every PostgreSQL process's CPU during the window (backends,
+    /// autovacuum, checkpointer, WAL writer), % of one core, when one runs
+    /// on this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres_cpu_pct: Option<f64>,
     /// Reports the server rejected.
     pub rejected: u64,
     /// Vehicle stream reconnects.
@@ -117,16 +128,6 @@ struct WallFrame<'a> {
 struct FixStamp<'a> {
     #[serde(default, borrow)]
     fix_at: Option<std::borrow::Cow<'a, str>>,
-}
-
-/// CPU time between two readings over `elapsed` seconds, % of one core.
-fn cpu_pct(start: Option<u64>, end: Option<u64>, elapsed: f64) -> f64 {
-    match (start, end) {
-        (Some(a), Some(b)) if elapsed > 0.0 => {
-            (b.saturating_sub(a) as f64 / process::TICKS_PER_S / elapsed * 1000.0).round() / 10.0
-        }
-        _ => 0.0,
-    }
 }
 
 fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
@@ -168,9 +169,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
 
     let shutdown = CancellationToken::new();
     let measuring = Arc::new(AtomicBool::new(false));
-    let wall_latency = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
-    let wall_updates = Arc::new(AtomicU64::new(0));
-    let wall_errors = Arc::new(AtomicU64::new(0));
+    let walls = WallFigures::new()?;
     let mut tasks = JoinSet::new();
 
     let ws_base = args
@@ -200,9 +199,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             measures,
             shutdown.clone(),
             measuring.clone(),
-            wall_latency.clone(),
-            wall_updates.clone(),
-            wall_errors.clone(),
+            walls.clone(),
         );
         if measures {
             probe_tasks.push(wall_probes.spawn(client));
@@ -314,6 +311,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
                 central: centrals[0].clone(),
                 rate: args.nearest_rate,
                 figures,
+                measuring: measuring.clone(),
             };
             probe_tasks.push(nearest_probes.spawn(query.run(shutdown.clone())));
         }
@@ -330,21 +328,44 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         None
     };
 
+    tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+
     let cpu_start = pid.and_then(process::cpu_ticks);
     let own_cpu_start = process::cpu_ticks(std::process::id());
     let machine_start = process::machine_ticks();
+    let postgres_start = process::postgres_ticks();
     let acked_start = acked(&stats);
     scrape_metrics(&args.http, args.metrics_out.as_deref(), "before").await;
     let started = Instant::now();
     measuring.store(true, Ordering::Relaxed);
+    let timeline_stop = CancellationToken::new();
+    let timeline = args.timeline.clone().map(|path| {
+        tokio::spawn(timeline::record(
+            path,
+            timeline::Sources {
+                server_pid: pid,
+                database_url: args.database_url.clone(),
+                console_nearest: console_nearest.worst.clone(),
+                nearest: nearest.worst.clone(),
+                wall: walls.worst.clone(),
+                floor: floor.as_ref().map(LoopbackFloor::worst),
+            },
+            timeline_stop.clone(),
+        ))
+    });
     tokio::time::sleep(Duration::from_secs(args.duration)).await;
     measuring.store(false, Ordering::Relaxed);
+    timeline_stop.cancel();
+    if let Some(task) = timeline {
+        let _ = task.await;
+    }
     let elapsed = started.elapsed().as_secs_f64();
     scrape_metrics(&args.http, args.metrics_out.as_deref(), "after").await;
     let acked_end = acked(&stats);
     let cpu_end = pid.and_then(process::cpu_ticks);
     let own_cpu_end = process::cpu_ticks(std::process::id());
     let machine_end = process::machine_ticks();
+    let postgres_end = process::postgres_ticks();
     let rss_end = pid.and_then(process::rss_kib).unwrap_or(0);
 
     // Let in-flight reports be acknowledged, then stop.
@@ -378,7 +399,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             )
         }
     };
-    let wall_latency = wall_latency
+    let wall_latency = walls
+        .latency
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
@@ -402,7 +424,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             + reconnects
             + nearest.errors.load(Ordering::Relaxed)
             + console_nearest.errors.load(Ordering::Relaxed)
-            + wall_errors.load(Ordering::Relaxed),
+            + walls.errors.load(Ordering::Relaxed),
         nearest_p50_ms: ms(&nearest_latency, 0.5),
         nearest_queries: nearest.count.load(Ordering::Relaxed),
         nearest_console_p50_ms: console.then(|| ms(&console_latency, 0.5)),
@@ -410,21 +432,17 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         nearest_console_queries: console.then(|| console_nearest.count.load(Ordering::Relaxed)),
         loopback_p50_ms: floor_latency.as_ref().map(|h| ms(h, 0.5)),
         loopback_p99_ms: floor_latency.as_ref().map(|h| ms(h, 0.99)),
-        wall_updates: wall_updates.load(Ordering::Relaxed),
+        wall_updates: walls.updates.load(Ordering::Relaxed),
         server_rss_start_mib: (rss_start as f64 / 1024.0 * 10.0).round() / 10.0,
         rss_per_vehicle_kib: if units.is_empty() {
             0.0
         } else {
             ((rss_end.saturating_sub(rss_start)) as f64 / units.len() as f64 * 10.0).round() / 10.0
         },
-        server_cpu_pct: cpu_pct(cpu_start, cpu_end, elapsed),
-        generator_cpu_pct: cpu_pct(own_cpu_start, own_cpu_end, elapsed),
-        machine_busy_pct: match (machine_start, machine_end) {
-            (Some((busy_a, all_a)), Some((busy_b, all_b))) if all_b > all_a => {
-                ((busy_b - busy_a) as f64 / (all_b - all_a) as f64 * 1000.0).round() / 10.0
-            }
-            _ => 0.0,
-        },
+        server_cpu_pct: process::core_pct(cpu_start, cpu_end, elapsed).unwrap_or(0.0),
+        generator_cpu_pct: process::core_pct(own_cpu_start, own_cpu_end, elapsed).unwrap_or(0.0),
+        machine_busy_pct: process::busy_pct(machine_start, machine_end).unwrap_or(0.0),
+        postgres_cpu_pct: process::core_pct(postgres_start, postgres_end, elapsed),
         rejected,
         reconnects,
         stored_track_rows,
@@ -473,6 +491,26 @@ impl Probes {
     }
 }
 
+/// What the measuring walls measured, together.
+#[derive(Clone)]
+struct WallFigures {
+    latency: Arc<Mutex<Histogram<u64>>>,
+    worst: Arc<WorstOf>,
+    updates: Arc<AtomicU64>,
+    errors: Arc<AtomicU64>,
+}
+
+impl WallFigures {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            latency: Arc::new(Mutex::new(Histogram::<u64>::new(3)?)),
+            worst: WorstOf::shared(),
+            updates: Arc::new(AtomicU64::new(0)),
+            errors: Arc::new(AtomicU64::new(0)),
+        })
+    }
+}
+
 /// A wall client: reads every frame; a measuring one times each unit's
 /// fix against the frame's arrival while `measuring` is set.
 async fn wall_client(
@@ -480,10 +518,14 @@ async fn wall_client(
     measures: bool,
     shutdown: CancellationToken,
     measuring: Arc<AtomicBool>,
-    latency: Arc<Mutex<Histogram<u64>>>,
-    updates: Arc<AtomicU64>,
-    errors: Arc<AtomicU64>,
+    figures: WallFigures,
 ) {
+    let WallFigures {
+        latency,
+        worst,
+        updates,
+        errors,
+    } = figures;
     let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
         errors.fetch_add(1, Ordering::Relaxed);
         return;
@@ -528,6 +570,7 @@ async fn wall_client(
                 .unwrap_or(0)
                 .max(0);
             let _ = h.record(micros as u64);
+            worst.record(micros as u64, WALL_LIMIT_US);
             updates.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -537,6 +580,7 @@ async fn wall_client(
 #[derive(Clone)]
 struct NearestFigures {
     latency: Arc<Mutex<Histogram<u64>>>,
+    worst: Arc<WorstOf>,
     errors: Arc<AtomicU64>,
     count: Arc<AtomicU64>,
 }
@@ -545,6 +589,7 @@ impl NearestFigures {
     fn new() -> anyhow::Result<Self> {
         Ok(Self {
             latency: Arc::new(Mutex::new(Histogram::<u64>::new(3)?)),
+            worst: WorstOf::shared(),
             errors: Arc::new(AtomicU64::new(0)),
             count: Arc::new(AtomicU64::new(0)),
         })
@@ -565,6 +610,8 @@ struct NearestProbe {
     central: String,
     rate: f64,
     figures: NearestFigures,
+    /// Queries are made from the start, timed only inside the window.
+    measuring: Arc<AtomicBool>,
 }
 
 impl NearestProbe {
@@ -598,14 +645,20 @@ impl NearestProbe {
                 continue;
             };
             let started = Instant::now();
-            match fleet.nearest_units(request).await {
+            let answer = fleet.nearest_units(request).await;
+            if !self.measuring.load(Ordering::Relaxed) {
+                continue;
+            }
+            match answer {
                 Ok(_) => {
+                    let micros = started.elapsed().as_micros() as u64;
                     let _ = self
                         .figures
                         .latency
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .record(started.elapsed().as_micros() as u64);
+                        .record(micros);
+                    self.figures.worst.record(micros, NEAREST_LIMIT_US);
                     self.figures.count.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(_) => {

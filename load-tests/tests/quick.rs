@@ -67,6 +67,7 @@ impl Quick {
             walls: 2,
             measured_walls: 1,
             duration: 2,
+            warmup: 1,
             rate: 5.0,
             window: 8,
             bare_streams: false,
@@ -80,6 +81,7 @@ impl Quick {
             database_url: Some(db.url.clone()),
             max_run_s: 60,
             metrics_out: Some(dir.join("metrics")),
+            timeline: Some(dir.join("timeline.jsonl")),
         };
         Self {
             args,
@@ -164,6 +166,32 @@ async fn a_short_run_reports_every_figure() {
             "{name} not observed in the window: {after}"
         );
     }
+    // The window second by second: CPU and the probes' worst, each second.
+    let timeline = std::fs::read_to_string(dir.join("timeline.jsonl")).unwrap();
+    let seconds: Vec<serde_json::Value> = timeline
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!seconds.is_empty(), "no second in the timeline");
+    for second in &seconds {
+        assert!(second["t"].as_f64().unwrap() > 0.0, "{second}");
+        for field in [
+            "server_cpu_pct",
+            "machine_busy_pct",
+            "console_nearest_max_ms",
+            "nearest_max_ms",
+            "wall_max_ms",
+            "floor_max_ms",
+        ] {
+            assert!(second[field].is_number(), "{field} missing from {second}");
+        }
+    }
+    assert!(
+        seconds
+            .iter()
+            .any(|s| s["console_nearest_max_ms"].as_f64().unwrap() > 0.0),
+        "{timeline}"
+    );
     quick.stop().await;
 }
 

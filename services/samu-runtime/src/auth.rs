@@ -139,7 +139,34 @@ impl CredentialCache {
     /// credential leaves the set and its streams' signal fires; any other
     /// joins it, or stays, unless this instance revoked it after `mark`.
     /// Applying the same changes twice changes nothing.
+    ///
+    /// Each read repeats the last minute's changes, so after tokens are
+    /// issued in bulk (a fleet's devices at once) the next dozen reads
+    /// bring the same thousands again. What the set already holds is
+    /// sorted out under the read lock, which calls being authenticated
+    /// share; the write lock, which holds them all off, is taken only for
+    /// what changes the set.
     pub(crate) fn apply(&self, changes: Vec<(String, Credential)>, mark: RefreshMark) {
+        let changes: Vec<(String, Credential)> = {
+            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            if index.removed.is_empty() {
+                changes
+                    .into_iter()
+                    .filter(|(hash, credential)| {
+                        if credential.revoked_at.is_some() {
+                            index.hash_of.contains_key(&credential.id)
+                        } else {
+                            index.by_hash.get(hash) != Some(credential)
+                        }
+                    })
+                    .collect()
+            } else {
+                changes
+            }
+        };
+        if changes.is_empty() {
+            return;
+        }
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         for (hash, credential) in changes {
             if credential.revoked_at.is_some() {
@@ -373,6 +400,33 @@ mod tests {
         let mark = cache.mark();
         cache.apply(Vec::new(), mark);
         assert!(cache.contains_id("a") && cache.contains_id("c"));
+    }
+
+    #[test]
+    fn a_read_that_repeats_known_credentials_updates_only_what_differs() {
+        let cache = CredentialCache::default();
+        let issued: Vec<(String, Credential)> = (0..1_000)
+            .map(|i| (format!("h-{i}"), credential(&format!("c{i}"))))
+            .collect();
+        let mark = cache.mark();
+        cache.apply(issued.clone(), mark);
+        let signal = cache.revocation("c7");
+        // The overlapping reads of the next minute bring them all again,
+        // one of them with an expiry set since, another revoked since.
+        let mut again = issued.clone();
+        let expires = Utc::now() + chrono::TimeDelta::hours(1);
+        again[3].1.expires_at = Some(expires);
+        again[5].1 = revoked("c5");
+        let mark = cache.mark();
+        cache.apply(again, mark);
+        assert_eq!(cache.get("h-3").unwrap().expires_at, Some(expires));
+        assert!(!cache.contains_id("c5") && cache.get("h-5").is_none());
+        assert!(cache.contains_id("c7") && !signal.is_cancelled());
+        // A revoked credential the set no longer holds stays out.
+        let mark = cache.mark();
+        cache.apply(vec![("h-5".into(), revoked("c5"))], mark);
+        assert!(!cache.contains_id("c5"));
+        assert_eq!(cache.index.read().unwrap().by_hash.len(), 999);
     }
 
     #[test]

@@ -45,6 +45,31 @@ pub use registry::{BaseRow, CentralRow, MunicipalityRow, UnitRow};
 pub use team::PresenceRow;
 pub use users::User;
 
+/// Paces PostgreSQL's autovacuum of the append-only histories that grow at
+/// the rate of the reports (the track and the status events), unless a
+/// table already carries a pace of its own (a DBA's choice is kept).
+///
+/// Since PostgreSQL 13, enough inserts start an autovacuum (and its
+/// analyze), which at the default pace walks the new pages in a second or
+/// two, most of a core, on the cores the server and its consoles share. In
+/// the load runs those seconds carried the console's slow nearest queries
+/// and late wall frames (`load-tests/` timeline files; BENCHMARKS.md). At
+/// 100 cost units per 20 ms the track's pass takes about ten seconds at a
+/// fraction of a core. An append-only table loses nothing by a slower
+/// pass: it has no dead rows to reclaim, only pages to mark all-visible
+/// and, far later, tuples to freeze. Tables that are updated (the live
+/// states) keep the default pace, which reclaims their dead rows. Not a
+/// migration: the schema is portable and SQLite has no such setting.
+const HISTORY_VACUUM_PACE: &str = "DO $$ DECLARE t TEXT; BEGIN \
+    FOREACH t IN ARRAY ARRAY['unit_positions', 'unit_status_events'] LOOP \
+        IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = t::regclass \
+            AND array_to_string(reloptions, ',') LIKE '%autovacuum_vacuum_cost_%') THEN \
+            EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_cost_delay = 20, \
+                autovacuum_vacuum_cost_limit = 100)', t); \
+        END IF; \
+    END LOOP; \
+    END $$";
+
 /// Migrations embedded from the workspace's `migrations/` folder.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
@@ -215,6 +240,9 @@ impl Store {
     /// A failed or inconsistent migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query(HISTORY_VACUUM_PACE).execute(&self.pool).await?;
+        }
         Ok(())
     }
 

@@ -411,3 +411,50 @@ async fn the_track_keeps_every_field_and_a_partly_stored_batch_completes(backend
     assert_eq!(store.status_history(&id).await.unwrap(), status_events);
     store.ping().await.unwrap();
 }
+
+/// A table's options on PostgreSQL, as `name=value,…`.
+async fn reloptions(url: &str, table: &str) -> String {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query(
+        "SELECT COALESCE(array_to_string(reloptions, ','), '') AS o \
+         FROM pg_class WHERE oid = $1::regclass",
+    )
+    .bind(table)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+    .get("o")
+}
+
+/// PostgreSQL only: SQLite has no autovacuum to pace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_paces_the_histories_autovacuum_and_keeps_a_dbas_own_pace() {
+    let (store, db) = store(TestBackend::Postgres).await;
+    for table in ["unit_positions", "unit_status_events"] {
+        let options = reloptions(&db.url, table).await;
+        assert!(
+            options.contains("autovacuum_vacuum_cost_delay=20")
+                && options.contains("autovacuum_vacuum_cost_limit=100"),
+            "{table}: {options}"
+        );
+    }
+    // Updated in place: its dead rows are reclaimed at the default pace.
+    assert_eq!(reloptions(&db.url, "unit_live_state").await, "");
+
+    // A DBA's own pace survives the next start's migrate.
+    {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        conn.execute("ALTER TABLE unit_positions SET (autovacuum_vacuum_cost_delay = 5)")
+            .await
+            .unwrap();
+    }
+    store.migrate().await.unwrap();
+    let options = reloptions(&db.url, "unit_positions").await;
+    assert!(
+        options.contains("autovacuum_vacuum_cost_delay=5")
+            && !options.contains("autovacuum_vacuum_cost_delay=20"),
+        "{options}"
+    );
+}
