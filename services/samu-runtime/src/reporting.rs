@@ -229,18 +229,10 @@ pub async fn catch_up(store: &Store, now: DateTime<Utc>) -> Result<usize, Report
             .expect("a representable date");
         let first = match store.last_computed_day(&central.id).await? {
             Some(last) => last.succ_opt().expect("a representable date"),
-            None => {
-                let units = store.units().await?;
-                let Some(start) = units
-                    .iter()
-                    .filter(|u| u.record.central == central.id)
-                    .map(|u| u.habilitated_from.with_timezone(&tz).date_naive())
-                    .min()
-                else {
-                    continue;
-                };
-                start
-            }
+            None => match store.first_habilitation(&central.id).await? {
+                Some(first) => first.with_timezone(&tz).date_naive(),
+                None => continue,
+            },
         };
         let last = yesterday.min(first + chrono::Days::new(MAX_DAYS_PER_PASS - 1));
         let n = compute_days(store, &ctx, first, last).await?;

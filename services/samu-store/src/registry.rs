@@ -207,6 +207,26 @@ impl Store {
         row.map(|r| unit_from_row(&r)).transpose()
     }
 
+    /// When `central`'s first unit was habilitated: the first day its
+    /// indicators count. `None` for a central without units. One row from
+    /// the `units_central` index, where reading every unit to find it cost
+    /// the daily job the whole registry once per central and pass.
+    ///
+    /// # Errors
+    /// A database failure or a corrupt row.
+    pub async fn first_habilitation(
+        &self,
+        central: &CentralId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let first: Option<i64> =
+            sqlx::query("SELECT MIN(habilitated_from) AS first FROM units WHERE central_id = $1")
+                .bind(central.as_str())
+                .fetch_one(self.pool())
+                .await?
+                .try_get("first")?;
+        first.map(|ms| from_ms("units", ms)).transpose()
+    }
+
     /// Every unit, by id.
     ///
     /// # Errors

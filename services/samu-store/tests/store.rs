@@ -86,7 +86,18 @@ async fn registry_round_trips(backend: TestBackend) {
     let mut renamed = unit.clone();
     renamed.record.label = "USA 1".into();
     store.upsert_unit(&renamed).await.unwrap();
-    assert_eq!(store.units().await.unwrap(), vec![renamed]);
+    assert_eq!(store.units().await.unwrap(), vec![renamed.clone()]);
+    // The central's first habilitation is its earliest unit's.
+    let mut earlier = renamed;
+    earlier.record.id = UnitId::parse("u", "bh-usb-02").unwrap();
+    earlier.habilitated_from = t0() - TimeDelta::days(40);
+    store.upsert_unit(&earlier).await.unwrap();
+    assert_eq!(
+        store.first_habilitation(&record.central).await.unwrap(),
+        Some(t0() - TimeDelta::days(40))
+    );
+    let empty = CentralId::parse("c", "3170107").unwrap();
+    assert_eq!(store.first_habilitation(&empty).await.unwrap(), None);
     // A unit of an unknown central is refused by the database.
     let mut orphan = unit;
     orphan.record.id = UnitId::parse("u", "orphan").unwrap();
