@@ -4,6 +4,8 @@
 # "Memory per connected vehicle"), loopback only:
 #
 #   load-tests/heaptrack.sh [VEHICLES]      (default 2 000, at 1 Hz, 20 s)
+#   RATE=0 load-tests/heaptrack.sh [VEHICLES]  (the ingest phase's flood:
+#                                            as fast as acknowledged, 4 in flight)
 #
 # Starts a throwaway PostgreSQL and Redis, the release samu-central on
 # PostgreSQL under heaptrack (Debian's heaptrack, installed when missing),
@@ -18,6 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/services.sh
 
 VEHICLES=${1:-2000}
+RATE=${RATE:-1}
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)-heaptrack"
 mkdir -p "$OUT"
 HEAPTRACK_PID=""
@@ -43,7 +46,7 @@ export DATABASE_URL=$DB_URL
 ADMIN=$(RUST_LOG=warn "$BIN/samu-central" token --role admin --label heaptrack --config "$CONFIG" 2>/dev/null)
 printf '{"admin": "%s", "wall": "%s"}\n' "$ADMIN" "$ADMIN" >"$OUT/tokens.json"
 
-samu_step "samu-central under heaptrack, $VEHICLES vehicles at 1 Hz"
+samu_step "samu-central under heaptrack, $VEHICLES vehicles at rate $RATE (0: as fast as acknowledged)"
 SAMU_GRPC_ADDR=127.0.0.1:$GRPC_PORT SAMU_HTTP_ADDR=127.0.0.1:$HTTP_PORT \
     SAMU_CONSOLE_GRPC_ADDR=127.0.0.1:$CONSOLE_PORT RUST_LOG=warn \
     heaptrack -o "$OUT/heap" "$BIN/samu-central" serve --config "$CONFIG" >"$OUT/server.log" 2>&1 &
@@ -56,7 +59,7 @@ done
 SERVER_PID=$(pgrep -f "^$BIN/samu-central serve --config $CONFIG" | head -1)
 "$BIN/samu-load" --grpc "http://127.0.0.1:$GRPC_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
     --token-file "$OUT/tokens.json" --server-pid "$SERVER_PID" --database-url "$DB_URL" \
-    --vehicles "$VEHICLES" --walls 0 --duration 20 --rate 1 --nearest-rate 0 --central-id 3199995 |
+    --vehicles "$VEHICLES" --walls 0 --duration 20 --rate "$RATE" --window 4 --nearest-rate 0 --central-id 3199995 |
     tee "$OUT/load.json"
 kill "$SERVER_PID"
 wait "$HEAPTRACK_PID" || true
