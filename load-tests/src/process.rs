@@ -44,7 +44,7 @@ pub const TICKS_PER_S: f64 = 100.0;
 
 /// CPU time between two tick readings over `elapsed` seconds, % of one
 /// core, to a tenth.
-pub fn core_pct(start: Option<u64>, end: Option<u64>, elapsed: f64) -> Option<f64> {
+fn core_pct(start: Option<u64>, end: Option<u64>, elapsed: f64) -> Option<f64> {
     let (a, b) = (start?, end?);
     (elapsed > 0.0)
         .then(|| (b.saturating_sub(a) as f64 / TICKS_PER_S / elapsed * 1000.0).round() / 10.0)
@@ -52,11 +52,60 @@ pub fn core_pct(start: Option<u64>, end: Option<u64>, elapsed: f64) -> Option<f6
 
 /// The machine's busy share of all its cores between two
 /// [`machine_ticks`] readings, %, to a tenth.
-pub fn busy_pct(start: Option<(u64, u64)>, end: Option<(u64, u64)>) -> Option<f64> {
+fn busy_pct(start: Option<(u64, u64)>, end: Option<(u64, u64)>) -> Option<f64> {
     let ((busy_a, all_a), (busy_b, all_b)) = (start?, end?);
     (all_b > all_a).then(|| {
         (busy_b.saturating_sub(busy_a) as f64 / (all_b - all_a) as f64 * 1000.0).round() / 10.0
     })
+}
+
+/// The CPU tick counters a share of the cores is measured between.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuReading {
+    /// When they were read.
+    pub at: std::time::Instant,
+    server: Option<u64>,
+    postgres: Option<u64>,
+    generator: Option<u64>,
+    machine: Option<(u64, u64)>,
+}
+
+/// Shares of the cores between two [`CpuReading`]s: % of one core, and
+/// the machine's busy % of all its cores.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuShares {
+    /// The server's, when its PID is known.
+    pub server: Option<f64>,
+    /// Every PostgreSQL process's, when one runs here.
+    pub postgres: Option<f64>,
+    /// This generator's.
+    pub generator: Option<f64>,
+    /// The machine's busy share of all its cores.
+    pub machine_busy: Option<f64>,
+}
+
+impl CpuReading {
+    /// The server's (when its PID is known), every PostgreSQL process's,
+    /// this process's and the machine's counters, now.
+    pub fn now(server_pid: Option<u32>) -> Self {
+        Self {
+            at: std::time::Instant::now(),
+            server: server_pid.and_then(cpu_ticks),
+            postgres: postgres_ticks(),
+            generator: cpu_ticks(std::process::id()),
+            machine: machine_ticks(),
+        }
+    }
+
+    /// What each used since `earlier`, over `elapsed` seconds.
+    pub fn shares_since(&self, earlier: &CpuReading, elapsed: f64) -> CpuShares {
+        CpuShares {
+            server: core_pct(earlier.server, self.server, elapsed),
+            postgres: core_pct(earlier.postgres, self.postgres, elapsed),
+            generator: core_pct(earlier.generator, self.generator, elapsed),
+            machine_busy: busy_pct(earlier.machine, self.machine),
+        }
+    }
 }
 
 /// The PID of a running `samu-central serve` (the newest, if several).

@@ -169,7 +169,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
 
     let shutdown = CancellationToken::new();
     let measuring = Arc::new(AtomicBool::new(false));
-    let walls = WallFigures::new()?;
+    let walls = Figures::new()?;
     let mut tasks = JoinSet::new();
 
     let ws_base = args
@@ -295,8 +295,8 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
 
     // The nearest queries: on the main port, and with `--console-grpc` the
     // same queries at the same rate on the console port, side by side.
-    let nearest = NearestFigures::new()?;
-    let console_nearest = NearestFigures::new()?;
+    let nearest = Figures::new()?;
+    let console_nearest = Figures::new()?;
     if args.nearest_rate > 0.0 {
         let mut targets = vec![(endpoint.clone(), nearest.clone())];
         if let Some(url) = &args.console_grpc {
@@ -330,10 +330,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
 
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
 
-    let cpu_start = pid.and_then(process::cpu_ticks);
-    let own_cpu_start = process::cpu_ticks(std::process::id());
-    let machine_start = process::machine_ticks();
-    let postgres_start = process::postgres_ticks();
+    let cpu_start = process::CpuReading::now(pid);
     let acked_start = acked(&stats);
     scrape_metrics(&args.http, args.metrics_out.as_deref(), "before").await;
     let started = Instant::now();
@@ -362,10 +359,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     let elapsed = started.elapsed().as_secs_f64();
     scrape_metrics(&args.http, args.metrics_out.as_deref(), "after").await;
     let acked_end = acked(&stats);
-    let cpu_end = pid.and_then(process::cpu_ticks);
-    let own_cpu_end = process::cpu_ticks(std::process::id());
-    let machine_end = process::machine_ticks();
-    let postgres_end = process::postgres_ticks();
+    let cpu = process::CpuReading::now(pid).shares_since(&cpu_start, elapsed);
     let rss_end = pid.and_then(process::rss_kib).unwrap_or(0);
 
     // Let in-flight reports be acknowledged, then stop.
@@ -399,11 +393,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             )
         }
     };
-    let wall_latency = walls
-        .latency
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let wall_latency = walls.histogram();
     let nearest_latency = nearest.histogram();
     let console_latency = console_nearest.histogram();
     let console = args.console_grpc.is_some() && args.nearest_rate > 0.0;
@@ -432,17 +422,17 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         nearest_console_queries: console.then(|| console_nearest.count.load(Ordering::Relaxed)),
         loopback_p50_ms: floor_latency.as_ref().map(|h| ms(h, 0.5)),
         loopback_p99_ms: floor_latency.as_ref().map(|h| ms(h, 0.99)),
-        wall_updates: walls.updates.load(Ordering::Relaxed),
+        wall_updates: walls.count.load(Ordering::Relaxed),
         server_rss_start_mib: (rss_start as f64 / 1024.0 * 10.0).round() / 10.0,
         rss_per_vehicle_kib: if units.is_empty() {
             0.0
         } else {
             ((rss_end.saturating_sub(rss_start)) as f64 / units.len() as f64 * 10.0).round() / 10.0
         },
-        server_cpu_pct: process::core_pct(cpu_start, cpu_end, elapsed).unwrap_or(0.0),
-        generator_cpu_pct: process::core_pct(own_cpu_start, own_cpu_end, elapsed).unwrap_or(0.0),
-        machine_busy_pct: process::busy_pct(machine_start, machine_end).unwrap_or(0.0),
-        postgres_cpu_pct: process::core_pct(postgres_start, postgres_end, elapsed),
+        server_cpu_pct: cpu.server.unwrap_or(0.0),
+        generator_cpu_pct: cpu.generator.unwrap_or(0.0),
+        machine_busy_pct: cpu.machine_busy.unwrap_or(0.0),
+        postgres_cpu_pct: cpu.postgres,
         rejected,
         reconnects,
         stored_track_rows,
@@ -491,26 +481,6 @@ impl Probes {
     }
 }
 
-/// What the measuring walls measured, together.
-#[derive(Clone)]
-struct WallFigures {
-    latency: Arc<Mutex<Histogram<u64>>>,
-    worst: Arc<WorstOf>,
-    updates: Arc<AtomicU64>,
-    errors: Arc<AtomicU64>,
-}
-
-impl WallFigures {
-    fn new() -> anyhow::Result<Self> {
-        Ok(Self {
-            latency: Arc::new(Mutex::new(Histogram::<u64>::new(3)?)),
-            worst: WorstOf::shared(),
-            updates: Arc::new(AtomicU64::new(0)),
-            errors: Arc::new(AtomicU64::new(0)),
-        })
-    }
-}
-
 /// A wall client: reads every frame; a measuring one times each unit's
 /// fix against the frame's arrival while `measuring` is set.
 async fn wall_client(
@@ -518,12 +488,12 @@ async fn wall_client(
     measures: bool,
     shutdown: CancellationToken,
     measuring: Arc<AtomicBool>,
-    figures: WallFigures,
+    figures: Figures,
 ) {
-    let WallFigures {
+    let Figures {
         latency,
         worst,
-        updates,
+        count: updates,
         errors,
     } = figures;
     let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
@@ -576,16 +546,17 @@ async fn wall_client(
     }
 }
 
-/// What one nearest probe measured.
+/// What a probe measured: one nearest probe, or the measuring walls
+/// together (their count: unit views timed).
 #[derive(Clone)]
-struct NearestFigures {
+struct Figures {
     latency: Arc<Mutex<Histogram<u64>>>,
     worst: Arc<WorstOf>,
     errors: Arc<AtomicU64>,
     count: Arc<AtomicU64>,
 }
 
-impl NearestFigures {
+impl Figures {
     fn new() -> anyhow::Result<Self> {
         Ok(Self {
             latency: Arc::new(Mutex::new(Histogram::<u64>::new(3)?)),
@@ -609,7 +580,7 @@ struct NearestProbe {
     token: String,
     central: String,
     rate: f64,
-    figures: NearestFigures,
+    figures: Figures,
     /// Queries are made from the start, timed only inside the window.
     measuring: Arc<AtomicBool>,
 }

@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::process;
+use crate::process::CpuReading;
 
 /// The worst value seen since the sampler last looked, and how many were
 /// over a limit: what a probe reports into, lock-free.
@@ -122,7 +122,7 @@ pub async fn record(path: PathBuf, sources: Sources, stop: CancellationToken) {
         worst.take();
     }
     let started = Instant::now();
-    let mut last = Reading::now(sources.server_pid);
+    let mut last = CpuReading::now(sources.server_pid);
     let mut last_buffers = match db.as_mut() {
         Some(db) => db.buffers_written().await,
         None => None,
@@ -134,8 +134,8 @@ pub async fn record(path: PathBuf, sources: Sources, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let now = Reading::now(sources.server_pid);
-        let elapsed = now.at.duration_since(last.at).as_secs_f64();
+        let now = CpuReading::now(sources.server_pid);
+        let cpu = now.shares_since(&last, now.at.duration_since(last.at).as_secs_f64());
         let (console_nearest_max_ms, console_nearest_over_2ms) = sources.console_nearest.take();
         let (nearest_max_ms, nearest_over_2ms) = sources.nearest.take();
         let (wall_max_ms, wall_over_150ms) = sources.wall.take();
@@ -146,11 +146,10 @@ pub async fn record(path: PathBuf, sources: Sources, stop: CancellationToken) {
         };
         let second = Second {
             t: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-            server_cpu_pct: process::core_pct(last.server, now.server, elapsed).unwrap_or(0.0),
-            postgres_cpu_pct: process::core_pct(last.postgres, now.postgres, elapsed),
-            generator_cpu_pct: process::core_pct(last.generator, now.generator, elapsed)
-                .unwrap_or(0.0),
-            machine_busy_pct: process::busy_pct(last.machine, now.machine).unwrap_or(0.0),
+            server_cpu_pct: cpu.server.unwrap_or(0.0),
+            postgres_cpu_pct: cpu.postgres,
+            generator_cpu_pct: cpu.generator.unwrap_or(0.0),
+            machine_busy_pct: cpu.machine_busy.unwrap_or(0.0),
             console_nearest_max_ms,
             console_nearest_over_2ms,
             nearest_max_ms,
@@ -172,27 +171,6 @@ pub async fn record(path: PathBuf, sources: Sources, stop: CancellationToken) {
         if let Err(e) = file.write_all(line.as_bytes()).await {
             tracing::warn!(path = %path.display(), error = %e, "the timeline stopped");
             return;
-        }
-    }
-}
-
-/// CPU tick counters at one instant.
-struct Reading {
-    at: Instant,
-    server: Option<u64>,
-    postgres: Option<u64>,
-    generator: Option<u64>,
-    machine: Option<(u64, u64)>,
-}
-
-impl Reading {
-    fn now(server_pid: Option<u32>) -> Self {
-        Self {
-            at: Instant::now(),
-            server: server_pid.and_then(process::cpu_ticks),
-            postgres: process::postgres_ticks(),
-            generator: process::cpu_ticks(std::process::id()),
-            machine: process::machine_ticks(),
         }
     }
 }

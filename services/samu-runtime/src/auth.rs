@@ -147,24 +147,21 @@ impl CredentialCache {
     /// share; the write lock, which holds them all off, is taken only for
     /// what changes the set.
     pub(crate) fn apply(&self, changes: Vec<(String, Credential)>, mark: RefreshMark) {
-        let changes: Vec<(String, Credential)> = {
+        let (changes, nothing_to_prune) = {
             let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-            if index.removed.is_empty() {
-                changes
-                    .into_iter()
-                    .filter(|(hash, credential)| {
-                        if credential.revoked_at.is_some() {
-                            index.hash_of.contains_key(&credential.id)
-                        } else {
-                            index.by_hash.get(hash) != Some(credential)
-                        }
-                    })
-                    .collect()
-            } else {
-                changes
-            }
+            let changes: Vec<(String, Credential)> = changes
+                .into_iter()
+                .filter(|(hash, credential)| {
+                    if credential.revoked_at.is_some() {
+                        index.hash_of.contains_key(&credential.id)
+                    } else {
+                        index.by_hash.get(hash) != Some(credential)
+                    }
+                })
+                .collect();
+            (changes, index.removed.is_empty())
         };
-        if changes.is_empty() {
+        if changes.is_empty() && nothing_to_prune {
             return;
         }
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
