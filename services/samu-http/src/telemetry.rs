@@ -78,11 +78,22 @@ mod tests {
     fn the_recorder_comes_with_one_upkeep_thread() {
         let _ = prometheus();
         let _ = prometheus();
-        let threads = std::fs::read_dir("/proc/self/task")
+        // A thread names itself once it runs: until then `/proc` shows the
+        // parent's name, so wait (bounded) for the name to appear.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while upkeep_threads() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(upkeep_threads(), 1);
+        let _ = prometheus();
+        assert_eq!(upkeep_threads(), 1, "a later call starts no second thread");
+    }
+
+    fn upkeep_threads() -> usize {
+        std::fs::read_dir("/proc/self/task")
             .unwrap()
             .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
             .filter(|name| name.trim() == UPKEEP_THREAD)
-            .count();
-        assert_eq!(threads, 1);
+            .count()
     }
 }
