@@ -1,10 +1,10 @@
 //! `Telemetry/Stream`: one long-lived stream per vehicle.
 //!
 //! A reader task takes reports off the stream and hands them to the runtime;
-//! acknowledgements come back from the writer once stored, on a channel per
-//! stream. The response stream merges those acknowledgements with the
-//! reader's rejections, then ends with the reader's final status once
-//! every acknowledgement is out.
+//! acknowledgements come back from the writer once stored, and the reader's
+//! rejections of bad reports, on one reply channel per stream. The response
+//! stream sends those, then ends with the reader's final status once every
+//! acknowledgement is out.
 //!
 //! # Rate limit
 //! Every report spends a token of its device's bucket
@@ -33,7 +33,9 @@ use std::{pin::Pin, time::Duration};
 use futures::Stream;
 use samu_domain::{UnitId, ValidationError};
 use samu_proto::v1::{self as pb, ack::Kind, ingest_reply::Outcome};
-use samu_runtime::{Ack, AckKind, Central, CredentialEnd, IngestError, RateLimited};
+use samu_runtime::{
+    Ack, AckKind, Central, CredentialEnd, IngestError, RateLimited, Rejected, Reply,
+};
 use samu_store::Credential;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::{wrappers::ReceiverStream, StreamExt};
@@ -46,9 +48,10 @@ use crate::{
     status::{from_ingest, rate_limited},
 };
 
-/// Acknowledgements buffered per stream before the writer drops them (the
-/// app then resends and is acknowledged as a duplicate).
-const ACK_BUFFER: usize = 4_096;
+/// Replies buffered per stream before the writer drops acknowledgements
+/// (the app then resends and is acknowledged as a duplicate); a rejection
+/// waits for room instead.
+const REPLY_BUFFER: usize = 4_096;
 
 /// The telemetry service.
 #[derive(Debug, Clone)]
@@ -85,28 +88,28 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             .unit
             .clone()
             .ok_or_else(|| Status::permission_denied("this device token is not bound to a unit"))?;
-        let (ack_tx, ack_rx) = mpsc::channel::<Ack>(ACK_BUFFER);
-        // Boxed: tokio allocates a channel's first block of 32 slots up
-        // front, and a rejection is rare (2.5 KiB per stream unboxed).
-        let (control_tx, control_rx) = mpsc::channel::<Box<pb::IngestReply>>(64);
+        let (replies_tx, replies_rx) = mpsc::channel::<Reply>(REPLY_BUFFER);
         let (end_tx, end_rx) = oneshot::channel();
         let reader = Reader {
             central: self.central.clone(),
             silence_limit: self.silence_limit,
             credential,
             unit,
-            acks: ack_tx,
-            control: control_tx,
+            replies: replies_tx,
         };
         tokio::spawn(reader.run(request.into_inner(), self.shutdown.clone(), end_tx));
         // The status that ends the stream comes after every acknowledgement
-        // of what was applied: the ack channel closes only once the reader
+        // of what was applied: the reply channel closes only once the reader
         // and every queued write of this stream have let go of it, so an
         // app is never left to resend a report that was stored.
-        let acks = ReceiverStream::new(ack_rx).map(|ack| Ok(ack_reply(ack)));
-        let rejections = ReceiverStream::new(control_rx).map(|reply| Ok(*reply));
+        let replies = ReceiverStream::new(replies_rx).map(|reply| {
+            Ok(match reply {
+                Reply::Ack(ack) => ack_reply(ack),
+                Reply::Rejected(rejected) => rejection(&rejected),
+            })
+        });
         let end = futures::stream::once(end_rx).filter_map(|end| end.ok().map(Err));
-        Ok(Response::new(Box::pin(acks.merge(rejections).chain(end))))
+        Ok(Response::new(Box::pin(replies.chain(end))))
     }
 }
 
@@ -123,13 +126,13 @@ fn ack_reply(ack: Ack) -> pb::IngestReply {
     }
 }
 
-fn rejection(seq: u64, e: &ValidationError) -> pb::IngestReply {
+fn rejection(rejected: &Rejected) -> pb::IngestReply {
     pb::IngestReply {
-        seq,
+        seq: rejected.seq,
         outcome: Some(Outcome::Rejection(pb::Rejection {
             code: Code::InvalidArgument as i32,
-            field: e.field.clone(),
-            message: e.to_string(),
+            field: rejected.error.field.clone(),
+            message: rejected.error.to_string(),
         })),
     }
 }
@@ -141,9 +144,9 @@ struct Reader {
     silence_limit: Duration,
     credential: Credential,
     unit: UnitId,
-    acks: mpsc::Sender<Ack>,
-    /// Rejections of single reports; the stream goes on.
-    control: mpsc::Sender<Box<pb::IngestReply>>,
+    /// The stream's replies: acknowledgements (through the writer) and
+    /// rejections of single reports, after which the stream goes on.
+    replies: mpsc::Sender<Reply>,
 }
 
 /// Counts open vehicle streams for `/metrics`.
@@ -309,19 +312,19 @@ impl Reader {
             Err(e) => {
                 metrics::counter!("samu_reports_total", "kind" => "unparsed", "outcome" => "rejected")
                     .increment(1);
-                return self.reject(report.seq, &e).await;
+                return self.reject(report.seq, e).await;
             }
         };
-        match self.central.ingest(parsed, &self.acks).await {
+        match self.central.ingest(parsed, &self.replies).await {
             Ok(()) => Ok(()),
-            Err(IngestError::Invalid(e)) => self.reject(report.seq, &e).await,
+            Err(IngestError::Invalid(error)) => self.reject(report.seq, error).await,
             Err(e) => Err(from_ingest(&e)),
         }
     }
 
-    async fn reject(&self, seq: u64, e: &ValidationError) -> Result<(), Status> {
-        self.control
-            .send(Box::new(rejection(seq, e)))
+    async fn reject(&self, seq: u64, error: ValidationError) -> Result<(), Status> {
+        self.replies
+            .send(Reply::Rejected(Box::new(Rejected { seq, error })))
             .await
             .map_err(|_| Status::cancelled("client gone"))
     }

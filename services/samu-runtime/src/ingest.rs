@@ -66,6 +66,40 @@ impl AckKind {
     }
 }
 
+/// What a vehicle stream sends back to its app, in one queue per stream:
+/// the acknowledgements of stored reports and the refusals of bad ones.
+///
+/// One queue, not one for each: every connected vehicle holds a queue for
+/// its whole shift, and a tokio channel is about a kilobyte before its first
+/// message (BENCHMARKS.md, "Memory per connected vehicle"). The size of an
+/// [`Ack`] (the refusal, rare, is boxed), so a block of the queue stays small.
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    /// A report stored, or known already.
+    Ack(Ack),
+    /// A report refused; nothing of it was stored, and the stream goes on.
+    Rejected(Box<Rejected>),
+}
+
+impl Reply {
+    /// The sequence number of the report it answers.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Reply::Ack(ack) => ack.seq,
+            Reply::Rejected(rejected) => rejected.seq,
+        }
+    }
+}
+
+/// A report refused for a bad field.
+#[derive(Debug, PartialEq)]
+pub struct Rejected {
+    /// The report's sequence number.
+    pub seq: u64,
+    /// What is wrong with it.
+    pub error: ValidationError,
+}
+
 /// Why a report was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum IngestError {
@@ -90,7 +124,7 @@ impl From<FleetError> for IngestError {
 }
 
 impl Central {
-    /// Applies a report to the fleet state and queues its writes; `acks`
+    /// Applies a report to the fleet state and queues its writes; `replies`
     /// receives the acknowledgement once the report is stored. Waits when
     /// the write queue is full, so a slow store slows the apps down instead
     /// of growing memory.
@@ -100,7 +134,7 @@ impl Central {
     pub async fn ingest(
         &self,
         report: Report,
-        acks: &mpsc::Sender<Ack>,
+        replies: &mpsc::Sender<Reply>,
     ) -> Result<(), IngestError> {
         let now = samu_domain::time::now();
         let kind_label = match report.body {
@@ -202,12 +236,12 @@ impl Central {
             kind,
         };
         let item = match item {
-            None => WriteItem::barrier(acks.clone(), ack),
+            None => WriteItem::barrier(replies.clone(), ack),
             Some((mut item, view)) => {
                 if let Some(view) = view {
                     self.publish(FleetEvent::Unit(view));
                 }
-                item.ack = Some((acks.clone(), ack));
+                item.ack = Some((replies.clone(), ack));
                 item
             }
         };
@@ -216,5 +250,29 @@ impl Central {
             .send(item)
             .await
             .map_err(|_| IngestError::ShuttingDown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reply costs a stream's queue no more than an acknowledgement alone:
+    /// the refusal is boxed and the tag fits in the acknowledgement's spare
+    /// bits, so each block of 32 replies stays at 32 × 16 bytes.
+    #[test]
+    fn a_reply_is_the_size_of_an_acknowledgement() {
+        assert_eq!(std::mem::size_of::<Reply>(), std::mem::size_of::<Ack>());
+        assert_eq!(std::mem::size_of::<Reply>(), 16);
+        let rejected = Reply::Rejected(Box::new(Rejected {
+            seq: 7,
+            error: ValidationError::new("lat", "out of range"),
+        }));
+        assert_eq!(rejected.seq(), 7);
+        let ack = Reply::Ack(Ack {
+            seq: 8,
+            kind: AckKind::Stale,
+        });
+        assert_eq!(ack.seq(), 8);
     }
 }

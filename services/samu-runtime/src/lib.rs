@@ -40,7 +40,7 @@ pub mod writer;
 pub use auth::{AuthError, CredentialEnd};
 pub use central::{Central, RuntimeConfig, RuntimeTasks};
 pub use feed::{FleetEvent, UnitView, WallOccurrence};
-pub use ingest::{Ack, AckKind, IngestError, Report, ReportBody};
+pub use ingest::{Ack, AckKind, IngestError, Rejected, Reply, Report, ReportBody};
 pub use limits::{LimitsConfig, RateLimited};
 pub use regulation::{Caller, Command, RegulationError, RequestKey};
 pub use writer::{SpoolConfig, StartError, WriteHealthReport};

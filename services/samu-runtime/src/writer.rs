@@ -33,7 +33,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{central::Inner, ingest::Ack};
+use crate::{
+    central::Inner,
+    ingest::{Ack, Reply},
+};
 
 /// One report's worth of writes, and who to acknowledge when stored.
 ///
@@ -46,12 +49,12 @@ pub(crate) struct WriteItem {
     pub(crate) status: Option<Box<StatusChange>>,
     pub(crate) crew: Option<Box<CrewChange>>,
     pub(crate) live: Option<Box<(UnitId, UnitSnapshot)>>,
-    pub(crate) ack: Option<(mpsc::Sender<Ack>, Ack)>,
+    pub(crate) ack: Option<(mpsc::Sender<Reply>, Ack)>,
 }
 
 impl WriteItem {
     /// Only an acknowledgement, sent once everything queued before is stored.
-    pub(crate) fn barrier(to: mpsc::Sender<Ack>, ack: Ack) -> Self {
+    pub(crate) fn barrier(to: mpsc::Sender<Reply>, ack: Ack) -> Self {
         Self {
             ack: Some((to, ack)),
             ..Self::default()
@@ -566,16 +569,16 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-fn acknowledge(acks: Vec<(mpsc::Sender<Ack>, Ack)>) {
+fn acknowledge(acks: Vec<(mpsc::Sender<Reply>, Ack)>) {
     for (to, ack) in acks {
         // A full or closed reply channel means the app is gone or not
         // reading; it will resend and get a duplicate acknowledgement.
-        let _ = to.try_send(ack);
+        let _ = to.try_send(Reply::Ack(ack));
     }
 }
 
 /// One transaction's writes for `items`, and whom to acknowledge after.
-fn merge(items: &[WriteItem]) -> (WriteBatch, Vec<(mpsc::Sender<Ack>, Ack)>) {
+fn merge(items: &[WriteItem]) -> (WriteBatch, Vec<(mpsc::Sender<Reply>, Ack)>) {
     let mut batch = WriteBatch::default();
     let mut acks = Vec::with_capacity(items.len());
     for item in items {
@@ -725,7 +728,7 @@ mod tests {
         }
     }
 
-    fn item(change: StatusChange, to: &mpsc::Sender<Ack>, seq: u64) -> WriteItem {
+    fn item(change: StatusChange, to: &mpsc::Sender<Reply>, seq: u64) -> WriteItem {
         WriteItem {
             status: Some(Box::new(change)),
             ack: Some((
@@ -753,7 +756,7 @@ mod tests {
         ];
         writer.commit(&mut items).await;
         assert_eq!(
-            rx.try_recv().unwrap().seq,
+            rx.try_recv().unwrap().seq(),
             1,
             "the good report is stored and acknowledged"
         );
@@ -793,7 +796,7 @@ mod tests {
         writer
             .commit(&mut vec![item(change("good", 1), &tx, 1)])
             .await;
-        assert_eq!(rx.try_recv().unwrap().seq, 1, "acknowledged once spooled");
+        assert_eq!(rx.try_recv().unwrap().seq(), 1, "acknowledged once spooled");
         let health = writer.health.report();
         assert!(health.degraded, "{health:?}");
         assert_eq!(health.spooled_batches, 1);
@@ -803,7 +806,7 @@ mod tests {
         writer
             .commit(&mut vec![item(change("good", 2), &tx, 2)])
             .await;
-        assert_eq!(rx.try_recv().unwrap().seq, 2);
+        assert_eq!(rx.try_recv().unwrap().seq(), 2);
         assert!(
             started.elapsed() < Duration::from_millis(300),
             "no wait once spooling"
@@ -826,7 +829,7 @@ mod tests {
         writer
             .commit(&mut vec![item(change("good", 3), &tx, 3)])
             .await;
-        assert_eq!(rx.try_recv().unwrap().seq, 3);
+        assert_eq!(rx.try_recv().unwrap().seq(), 3);
         assert!(writer.spool.is_empty());
     }
 
