@@ -28,7 +28,7 @@
 //!   was stored, as always. With `device_pace_s = 0` the stream ends at the
 //!   first report over the limit.
 
-use std::{pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin, time::Duration};
 
 use futures::Stream;
 use samu_domain::{UnitId, ValidationError};
@@ -84,20 +84,23 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         request: Request<Streaming<pb::VehicleReport>>,
     ) -> Result<Response<Self::StreamStream>, Status> {
         let credential = authorize(&self.central, request.metadata(), Rpc::TelemetryStream)?;
-        let unit = credential
-            .unit
-            .clone()
+        // The credential's end is registered once for the stream's life;
+        // the reader keeps only its id (its rate limit's key), not the whole
+        // credential for the whole shift.
+        let ended = self.central.credential_ended(&credential);
+        let Credential { id, unit, .. } = credential;
+        let unit = unit
             .ok_or_else(|| Status::permission_denied("this device token is not bound to a unit"))?;
         let (replies_tx, replies_rx) = mpsc::channel::<Reply>(REPLY_BUFFER);
         let (end_tx, end_rx) = oneshot::channel();
         let reader = Reader {
             central: self.central.clone(),
             silence_limit: self.silence_limit,
-            credential,
+            credential_id: id.into_boxed_str(),
             unit,
             replies: replies_tx,
         };
-        tokio::spawn(reader.run(request.into_inner(), self.shutdown.clone(), end_tx));
+        tokio::spawn(reader.run(request.into_inner(), ended, self.shutdown.clone(), end_tx));
         // The status that ends the stream comes after every acknowledgement
         // of what was applied: the reply channel closes only once the reader
         // and every queued write of this stream have let go of it, so an
@@ -142,7 +145,8 @@ struct Reader {
     /// A stream without a report for this long is held by a stuck app or a
     /// slow-loris client: it ends, freeing its place (a live app reconnects).
     silence_limit: Duration,
-    credential: Credential,
+    /// The device credential's id, its rate limit's key.
+    credential_id: Box<str>,
     unit: UnitId,
     /// The stream's replies: acknowledgements (through the writer) and
     /// rejections of single reports, after which the stream goes on.
@@ -208,7 +212,7 @@ impl Reader {
                     return Err(Status::unavailable("the server is shutting down; reconnect"));
                 }
             }
-            limited = match self.central.admit_report(&self.credential.id) {
+            limited = match self.central.admit_report(&self.credential_id) {
                 // Admitted after a wait: still paced, so `over_since` stays.
                 Ok(()) => return Ok(()),
                 Err(limited) => limited,
@@ -219,6 +223,7 @@ impl Reader {
     async fn run(
         self,
         mut inbound: Streaming<pb::VehicleReport>,
+        ended: impl Future<Output = CredentialEnd>,
         shutdown: CancellationToken,
         end_tx: oneshot::Sender<Status>,
     ) {
@@ -226,7 +231,6 @@ impl Reader {
         let mut over_since = None;
         // The stream's end signals, each registered once for the stream's
         // life rather than again for every report.
-        let ended = self.central.credential_ended(&self.credential);
         let stopping = shutdown.clone().cancelled_owned();
         let silence = tokio::time::sleep(self.silence_limit);
         tokio::pin!(ended, stopping, silence);
@@ -257,7 +261,7 @@ impl Reader {
                     }
                     // The limit's wait, rare, boxed: its timer and shutdown
                     // wait are not carried in this task for the whole shift.
-                    let admitted = match self.central.admit_report(&self.credential.id) {
+                    let admitted = match self.central.admit_report(&self.credential_id) {
                         Ok(()) => {
                             over_since = None;
                             Ok(())
