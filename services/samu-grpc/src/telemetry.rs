@@ -28,8 +28,9 @@
 //!   was stored, as always. With `device_pace_s = 0` the stream ends at the
 //!   first report over the limit.
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{pin::Pin, time::Duration};
 
+use chrono::{DateTime, Utc};
 use futures::Stream;
 use samu_domain::{UnitId, ValidationError};
 use samu_proto::v1::{self as pb, ack::Kind, ingest_reply::Outcome};
@@ -84,11 +85,14 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         request: Request<Streaming<pb::VehicleReport>>,
     ) -> Result<Response<Self::StreamStream>, Status> {
         let credential = authorize(&self.central, request.metadata(), Rpc::TelemetryStream)?;
-        // The credential's end is registered once for the stream's life;
-        // the reader keeps only its id (its rate limit's key), not the whole
-        // credential for the whole shift.
-        let ended = self.central.credential_ended(&credential);
-        let Credential { id, unit, .. } = credential;
+        // The reader keeps the credential's id (its rate limit's key) and
+        // expiry, not the whole credential, for the whole shift.
+        let Credential {
+            id,
+            unit,
+            expires_at,
+            ..
+        } = credential;
         let unit = unit
             .ok_or_else(|| Status::permission_denied("this device token is not bound to a unit"))?;
         let (replies_tx, replies_rx) = mpsc::channel::<Reply>(REPLY_BUFFER);
@@ -97,10 +101,11 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             central: self.central.clone(),
             silence_limit: self.silence_limit,
             credential_id: id.into_boxed_str(),
+            credential_expires_at: expires_at,
             unit,
             replies: replies_tx,
         };
-        tokio::spawn(reader.run(request.into_inner(), ended, self.shutdown.clone(), end_tx));
+        tokio::spawn(reader.run(request.into_inner(), self.shutdown.clone(), end_tx));
         // The status that ends the stream comes after every acknowledgement
         // of what was applied: the reply channel closes only once the reader
         // and every queued write of this stream have let go of it, so an
@@ -147,6 +152,7 @@ struct Reader {
     silence_limit: Duration,
     /// The device credential's id, its rate limit's key.
     credential_id: Box<str>,
+    credential_expires_at: Option<DateTime<Utc>>,
     unit: UnitId,
     /// The stream's replies: acknowledgements (through the writer) and
     /// rejections of single reports, after which the stream goes on.
@@ -223,14 +229,18 @@ impl Reader {
     async fn run(
         self,
         mut inbound: Streaming<pb::VehicleReport>,
-        ended: impl Future<Output = CredentialEnd>,
         shutdown: CancellationToken,
         end_tx: oneshot::Sender<Status>,
     ) {
         let _connected = ConnectedGuard::new();
         let mut over_since = None;
         // The stream's end signals, each registered once for the stream's
-        // life rather than again for every report.
+        // life rather than again for every report. Made here, not passed
+        // in: an async fn's argument moved into a pinned local is stored
+        // twice in its future, for the task's whole life.
+        let ended = self
+            .central
+            .credential_id_ended(&self.credential_id, self.credential_expires_at);
         let stopping = shutdown.clone().cancelled_owned();
         let silence = tokio::time::sleep(self.silence_limit);
         tokio::pin!(ended, stopping, silence);
