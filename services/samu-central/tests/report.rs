@@ -174,20 +174,32 @@ async fn october_indicators_from_stored_history(backend: TestBackend) {
 
     let month = samu_indicators::YearMonth::parse("2026-10").unwrap();
     // The daily job catches up from the habilitation, 62 days per pass,
-    // up to yesterday; running it again stores nothing new.
+    // up to yesterday; running it again stores nothing new. The server's
+    // own job makes its first pass at startup and may make it while the
+    // history above is being written (on a busy machine it did, taking
+    // the first 62 days), so what is checked is what is stored, not which
+    // of the two computed it.
     let today = utc(2026, 11, 23, 12, 0);
-    let mut total = 0;
     loop {
         let n = samu_runtime::reporting::catch_up(&app.store, today)
             .await
             .unwrap();
+        assert!(n <= 62, "one pass computed {n} days");
         if n == 0 {
             break;
         }
-        total += n;
     }
-    // 1 September to 22 November.
-    assert_eq!(total, 30 + 31 + 22);
+    // 1 September to 22 November, both units, every day once.
+    let caught_up = app
+        .store
+        .unit_days(
+            &central,
+            chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(caught_up.len(), 2 * (30 + 31 + 22));
     assert_eq!(
         samu_runtime::reporting::catch_up(&app.store, today)
             .await
