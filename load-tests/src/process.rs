@@ -14,12 +14,40 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 
 /// CPU time used so far (user + system), in clock ticks.
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces: fields start after the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    ProcStat::read(pid)?.ticks(2)
+}
+
+/// One process's `/proc/PID/stat`.
+struct ProcStat(String);
+
+impl ProcStat {
+    fn read(pid: impl std::fmt::Display) -> Option<Self> {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .filter(|stat| stat.contains(')'))
+            .map(Self)
+    }
+
+    /// The command name, as the kernel keeps it (at most 15 bytes).
+    fn command(&self) -> &str {
+        let head = self.0.rsplit_once(')').map_or("", |(head, _)| head);
+        head.split_once('(').map_or("", |(_, name)| name)
+    }
+
+    /// The sum of the first `n` of utime, stime, cutime, cstime (fields
+    /// 14-17); `None` unless all `n` are there. The command name may
+    /// contain spaces and parentheses: the fields are counted after its
+    /// last ')'.
+    fn ticks(&self, n: usize) -> Option<u64> {
+        let tail = self.0.rsplit_once(')').map_or("", |(_, tail)| tail);
+        let fields: Vec<u64> = tail
+            .split_whitespace()
+            .skip(11)
+            .take(n)
+            .map_while(|f| f.parse().ok())
+            .collect();
+        (fields.len() == n).then(|| fields.iter().sum())
+    }
 }
 
 /// The machine's CPU time so far, from `/proc/stat`: (busy, total) in
@@ -145,23 +173,34 @@ pub fn postgres_ticks() -> Option<u64> {
         else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(stat) = ProcStat::read(pid).filter(|stat| stat.command() == "postgres") else {
             continue;
         };
-        let Some((head, tail)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if !head.ends_with("(postgres") {
-            continue;
+        // Its own time and its reaped children's.
+        if let Some(ticks) = stat.ticks(4) {
+            *total.get_or_insert(0) += ticks;
         }
-        // utime stime cutime cstime: fields 14-17, 11-14 after the name.
-        let ticks: u64 = tail
-            .split_whitespace()
-            .skip(11)
-            .take(4)
-            .filter_map(|f| f.parse::<u64>().ok())
-            .sum();
-        *total.get_or_insert(0) += ticks;
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command name with spaces and parentheses does not shift the
+    /// fields; a cut-off line gives no figure rather than a wrong one.
+    #[test]
+    fn stat_fields_are_counted_after_the_command_name() {
+        let stat = ProcStat(
+            "42 (a (b) c) S 1 42 42 0 -1 4194304 10 0 0 0 7 3 5 1 20 0 1 0 100 0 0".into(),
+        );
+        assert_eq!(stat.command(), "a (b) c");
+        assert_eq!(stat.ticks(2), Some(10));
+        assert_eq!(stat.ticks(4), Some(16));
+        let cut = ProcStat("42 (postgres) S 1 42 42 0 -1 4194304 10 0 0 0 7".into());
+        assert_eq!(cut.command(), "postgres");
+        assert_eq!(cut.ticks(2), None);
+        assert!(cpu_ticks(std::process::id()).is_some());
+    }
 }
