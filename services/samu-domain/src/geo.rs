@@ -70,20 +70,24 @@ fn check_coordinate(
     value: f64,
     limit: f64,
 ) -> Result<(), ValidationError> {
-    let path = if field.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{field}.{name}")
+    // Every vehicle report passes here: the error's path is built only
+    // for a value that fails.
+    let path = || {
+        if field.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{field}.{name}")
+        }
     };
     if !value.is_finite() {
         return Err(ValidationError::new(
-            path,
+            path(),
             format!("{value} is not a finite number"),
         ));
     }
     if value.abs() > limit {
         return Err(ValidationError::new(
-            path,
+            path(),
             format!("{value} is outside [-{limit}, {limit}] degrees"),
         ));
     }

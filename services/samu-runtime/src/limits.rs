@@ -278,7 +278,12 @@ impl KeyedLimiter {
             return Ok(());
         };
         let mut shard = self.shard(key);
-        if !shard.contains_key(key) && shard.len() >= self.max_keys_per_shard {
+        // A known key (every report of a connected vehicle) is found with
+        // one lookup and no allocation; only a new key is copied in.
+        if let Some(slot) = shard.get_mut(key) {
+            return self.spend(slot, now, emission);
+        }
+        if shard.len() >= self.max_keys_per_shard {
             shard.retain(|_, slot| slot.tat > now);
             if shard.len() >= self.max_keys_per_shard {
                 return Err(Refusal {
@@ -291,6 +296,12 @@ impl KeyedLimiter {
             tat: now,
             refusing: false,
         });
+        self.spend(slot, now, emission)
+    }
+
+    /// Spends one of `slot`'s tokens at `now` (GCRA), or says how long
+    /// until one is back.
+    fn spend(&self, slot: &mut Slot, now: Instant, emission: Duration) -> Result<(), Refusal> {
         let tat = slot.tat.max(now);
         // Allowed while the arrival time is at most `burst - 1` tokens ahead.
         match now.checked_add(self.tolerance) {
