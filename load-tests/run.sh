@@ -12,8 +12,9 @@
 #            every wall watching every unit (one central: the worst case)
 #   state    the same load spread over 50 centrals, 2 walls each watching its
 #            own central's 200 units (a state-wide instance)
-#   compare  1 000 concurrent writers: our gRPC ingest vs Redis GEOADD, and
-#            nearest-of-type: ours (gRPC) vs Redis GEOSEARCH vs PostGIS KNN
+#   compare  1 000 concurrent writers: our gRPC ingest vs Redis GEOADD, in
+#            COMPARE_SLICES (default 3) alternating 10-second slices each
+#   peers    nearest-of-type: ours (gRPC) vs Redis GEOSEARCH vs PostGIS KNN
 #   restart  SIGTERM, start again, time until /readyz answers 200
 # Each phase's window opens WARMUP seconds (default 5) after every vehicle's
 # first report is acknowledged (samu-load --warmup): the steady state, not
@@ -61,6 +62,8 @@ PROBE_SWITCH=""
 # clients of samu-peers; BARE_STREAMS=0 for the vehicle app's link, as every
 # set before 2026-12-04.
 BARE_STREAMS=${BARE_STREAMS:-1}
+# Slices of the compare phase per run: ours and GEOADD alternating.
+COMPARE_SLICES=${COMPARE_SLICES:-3}
 COMPARE_SWITCH=""
 [ "$BARE_STREAMS" = 1 ] && COMPARE_SWITCH=--bare-streams
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
@@ -186,6 +189,9 @@ load() {
     fi
 }
 
+# Tags a JSON line with the run and the compare slice it came from.
+tag_slice() { sed "s/^{/{\"run\":$run,\"slice\":$slice,/"; }
+
 phase() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 for run in $(seq 1 "$RUNS"); do
@@ -214,16 +220,28 @@ for run in $(seq 1 "$RUNS"); do
             --nearest-rate 20 --console-grpc "http://127.0.0.1:$CONSOLE_PORT" --central-id 3190000 | tee -a "$OUT/state.jsonl"
     fi
     if phase compare; then
-        samu_step "run $run/$RUNS: 1000 concurrent writers (ours)"
-        load compare --vehicles 1000 --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
-            ${COMPARE_SWITCH:-} --central-id 3199993 | tee -a "$OUT/compare-ours.jsonl"
+        # Ours and Redis GEOADD in alternating 10-second slices, so both
+        # face the same machine: the shared VM's speed moves by 30 % within
+        # a minute, and one window of each a minute apart gave ratios from
+        # 0.31 to 0.58 (BENCHMARKS.md, 2026-12-04). Each line is tagged
+        # with its run and slice.
+        for slice in $(seq 1 "$COMPARE_SLICES"); do
+            samu_step "run $run/$RUNS, slice $slice/$COMPARE_SLICES: 1000 concurrent writers (ours)"
+            load "compare-s$slice" --vehicles 1000 --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
+                ${COMPARE_SWITCH:-} --central-id 3199993 | tag_slice | tee -a "$OUT/compare-ours.jsonl"
+            samu_step "run $run/$RUNS, slice $slice/$COMPARE_SLICES: 1000 concurrent writers (Redis GEOADD)"
+            drain
+            "$BIN/samu-peers" --only writers --redis "$SAMU_TEST_REDIS_URL" --units "$VEHICLES" --clients 1000 \
+                --duration 10 | tag_slice | tee -a "$OUT/geoadd.jsonl"
+        done
     fi
     if phase peers; then
         samu_step "run $run/$RUNS: peers (Redis GEO, PostGIS) and our nearest, same points"
         drain
-        "$BIN/samu-peers" --redis "$SAMU_TEST_REDIS_URL" --postgis "$PEERS_URL" \
+        # The GEOADDs are measured in the compare phase, beside ours.
+        "$BIN/samu-peers" --only queries --redis "$SAMU_TEST_REDIS_URL" --postgis "$PEERS_URL" \
             --grpc "http://127.0.0.1:$GRPC_PORT" --console-grpc "http://127.0.0.1:$CONSOLE_PORT" --token-file "$TOKENS" --central-id 3199991 \
-            --units "$VEHICLES" --clients 1000 --duration 10 | tee -a "$OUT/peers.jsonl"
+            --units "$VEHICLES" | tee -a "$OUT/peers.jsonl"
     fi
     if phase restart; then
         samu_step "run $run/$RUNS: restart with $VEHICLES+ units"

@@ -62,6 +62,19 @@ struct Args {
     /// How many nearest units per query.
     #[arg(long, default_value_t = 5)]
     k: usize,
+    /// One half of the work only: `writers` (the concurrent GEOADDs, which
+    /// load-tests/run.sh interleaves with samu-load's own writers, slice by
+    /// slice, so both face the same machine) or `queries` (the nearest
+    /// queries). Both when absent.
+    #[arg(long, value_enum)]
+    only: Option<Part>,
+}
+
+/// A half of samu-peers' work (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    Writers,
+    Queries,
 }
 
 const CENTRE: (f64, f64) = samu_load::setup::CENTRE;
@@ -94,12 +107,15 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let key = format!("samu:peer:{}:USB", std::process::id());
     let mut out = writers.block_on(redis_writers(&args, &key))?;
-    queries.block_on(sequential_queries(&args, &key, &mut out))?;
+    if args.only != Some(Part::Writers) {
+        queries.block_on(sequential_queries(&args, &key, &mut out))?;
+    }
     println!("{}", serde_json::Value::Object(out));
     Ok(())
 }
 
-/// Loads the units into Redis and measures concurrent `GEOADD`s.
+/// Loads the units into Redis and measures concurrent `GEOADD`s (with
+/// `--only queries`, loads them only).
 async fn redis_writers(
     args: &Args,
     key: &str,
@@ -126,6 +142,9 @@ async fn redis_writers(
                 .arg(format!("u{}", chunk.0 * 1000 + i));
         }
         let _: i64 = cmd.query_async(&mut conn).await?;
+    }
+    if args.only == Some(Part::Queries) {
+        return Ok(out);
     }
     let ops = Arc::new(AtomicU64::new(0));
     // One connection per client, like one stream per vehicle, all opened
