@@ -106,27 +106,25 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let key = format!("samu:peer:{}:USB", std::process::id());
-    let mut out = writers.block_on(redis_writers(&args, &key))?;
+    let mut out = serde_json::Map::new();
+    out.insert("units".into(), json!(args.units));
+    out.insert("clients".into(), json!(args.clients));
+    out.insert("k".into(), json!(args.k));
+    let (client, units) = writers.block_on(redis_load(&args, &key))?;
+    if args.only != Some(Part::Queries) {
+        let rate = writers.block_on(redis_writers(&args, &key, &client, &units))?;
+        out.insert("redis_geoadd_per_s".into(), json!(rate));
+    }
     if args.only != Some(Part::Writers) {
-        queries.block_on(sequential_queries(&args, &key, &mut out))?;
+        queries.block_on(sequential_queries(&args, &key, &units, &mut out))?;
     }
     println!("{}", serde_json::Value::Object(out));
     Ok(())
 }
 
-/// Loads the units into Redis and measures concurrent `GEOADD`s (with
-/// `--only queries`, loads them only).
-async fn redis_writers(
-    args: &Args,
-    key: &str,
-) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+/// Loads the units into Redis under `key`, for both halves of the work.
+async fn redis_load(args: &Args, key: &str) -> anyhow::Result<(redis::Client, Vec<(f64, f64)>)> {
     let units = points(args.units, args.units as u64);
-    let mut out = serde_json::Map::new();
-    out.insert("units".into(), json!(args.units));
-    out.insert("clients".into(), json!(args.clients));
-    out.insert("k".into(), json!(args.k));
-
-    // Redis GEO.
     let client = redis::Client::open(args.redis.as_str())?;
     let mut conn = client
         .get_multiplexed_async_connection()
@@ -143,9 +141,16 @@ async fn redis_writers(
         }
         let _: i64 = cmd.query_async(&mut conn).await?;
     }
-    if args.only == Some(Part::Queries) {
-        return Ok(out);
-    }
+    Ok((client, units))
+}
+
+/// Concurrent `GEOADD`s to the loaded units: how many a second.
+async fn redis_writers(
+    args: &Args,
+    key: &str,
+    client: &redis::Client,
+    units: &[(f64, f64)],
+) -> anyhow::Result<f64> {
     let ops = Arc::new(AtomicU64::new(0));
     // One connection per client, like one stream per vehicle, all opened
     // before the measured window starts (samu-load measures after its ramp).
@@ -190,11 +195,7 @@ async fn redis_writers(
     for w in writers {
         w.await?;
     }
-    out.insert(
-        "redis_geoadd_per_s".into(),
-        json!((ops.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()).round()),
-    );
-    Ok(out)
+    Ok((ops.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()).round())
 }
 
 /// The systems whose nearest query is measured.
@@ -211,9 +212,9 @@ const SAMU_CONSOLE: usize = 3;
 async fn sequential_queries(
     args: &Args,
     key: &str,
+    units: &[(f64, f64)],
     out: &mut serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<()> {
-    let units = points(args.units, args.units as u64);
     let queries = points(args.queries, 99);
     let mut redis = redis::Client::open(args.redis.as_str())?
         .get_multiplexed_async_connection()
@@ -224,7 +225,7 @@ async fn sequential_queries(
             out.insert("postgis".into(), json!("skipped: no --postgis URL"));
             None
         }
-        Some(url) => match postgis_load(url, &units).await {
+        Some(url) => match postgis_load(url, units).await {
             Ok(conn) => Some(conn),
             Err(e) => {
                 eprintln!("samu-peers: PostGIS skipped: {e:#}");
@@ -429,4 +430,34 @@ async fn postgis_nearest(
     .await?;
     anyhow::ensure!(rows.len() == k, "PostGIS found {} units", rows.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// `--only` takes one half of the work by name; both when absent.
+    #[test]
+    fn only_names_one_half_of_the_work() {
+        Args::command().debug_assert();
+        let parse = |extra: &[&str]| {
+            Args::try_parse_from(
+                ["samu-peers", "--redis", "redis://127.0.0.1/"]
+                    .iter()
+                    .chain(extra),
+            )
+        };
+        assert_eq!(parse(&[]).unwrap().only, None);
+        assert_eq!(
+            parse(&["--only", "writers"]).unwrap().only,
+            Some(Part::Writers)
+        );
+        assert_eq!(
+            parse(&["--only", "queries"]).unwrap().only,
+            Some(Part::Queries)
+        );
+        assert!(parse(&["--only", "both"]).is_err());
+    }
 }
