@@ -226,8 +226,12 @@ samu_pg_start() {
     fi
 
     # C.UTF-8 gives Unicode-aware lower()/upper(); fall back to plain C.
+    # Text sorts bytewise (collation "C"), as docs/deploy.md asks of a
+    # production database: the same order as SQLite's, and the track's
+    # primary key compares unit ids with memcmp instead of strcoll.
+    # SAMU_PG_COLLATE=C.UTF-8 gives the cluster before (an A/B of it).
     if ! samu_pg_run "$bin/initdb" -D "$SAMU_PG_DATA" -A trust -U postgres --no-sync \
-        -E UTF8 --locale=C.UTF-8 >"$SAMU_PG_BASE/initdb.log" 2>&1; then
+        -E UTF8 --locale=C.UTF-8 --lc-collate="${SAMU_PG_COLLATE:-C}" >"$SAMU_PG_BASE/initdb.log" 2>&1; then
         samu_pg_run rm -rf "$SAMU_PG_DATA" >/dev/null 2>&1 || true
         if ! samu_pg_run "$bin/initdb" -D "$SAMU_PG_DATA" -A trust -U postgres --no-sync \
             -E UTF8 --no-locale >>"$SAMU_PG_BASE/initdb.log" 2>&1; then

@@ -64,6 +64,9 @@ impl Application {
         let shutdown = CancellationToken::new();
         // First, so a bad certificate stops the start before anything else.
         let transports = config.tls.load()?;
+        // The metrics recorder before the central: the central takes its
+        // ingest path's metric handles from it when it starts.
+        samu_http::telemetry::prometheus();
         let store = open_store(&config).await?;
         if demo {
             samu_demo::seed(&store)

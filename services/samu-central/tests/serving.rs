@@ -70,6 +70,20 @@ async fn health_readiness_and_metrics(backend: TestBackend) {
     ] {
         assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
     }
+    // The ingest path's counters are registered when the central starts
+    // (all at 0): the one applied fix is counted where it belongs.
+    let count = |labels: &str| -> u64 {
+        let prefix = format!("samu_reports_total{{{labels}}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {prefix}in /metrics:\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count(r#"kind="position",outcome="applied""#), 1);
+    assert_eq!(count(r#"kind="position",outcome="rejected""#), 0);
+    assert_eq!(count(r#"kind="crew_status",outcome="applied""#), 0);
     let missing = http
         .get(format!("{}/nope", app.http_url))
         .send()

@@ -1,7 +1,7 @@
 //! Identifiers. Each is a newtype so a unit id can never be passed where a
 //! central id is expected, and each is validated when it is made.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ use crate::ValidationError;
 /// enforced.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct CentralId(String);
+pub struct CentralId(Arc<str>);
 
 impl CentralId {
     /// Parses an IBGE municipality code.
@@ -37,7 +37,7 @@ impl CentralId {
                 format!("{raw:?} does not start with a Brazilian state code (11 to 53)"),
             ));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(raw.into()))
     }
 
     /// The code as text.
@@ -55,7 +55,7 @@ impl TryFrom<String> for CentralId {
 
 impl From<CentralId> for String {
     fn from(value: CentralId) -> Self {
-        value.0
+        value.0.as_ref().to_owned()
     }
 }
 
@@ -67,12 +67,16 @@ impl fmt::Display for CentralId {
 
 /// Defines a short opaque identifier: 1 to 64 characters of `[A-Za-z0-9._-]`.
 /// The charset keeps ids safe in URLs, file names, log lines and Redis keys.
+///
+/// Ids are shared, not copied (`Arc<str>`, like [`CentralId`]): a unit's id
+/// is cloned into the fleet's view, the track row and the wall's event of
+/// every report, and a clone is now a reference count, not an allocation.
 macro_rules! slug_id {
     ($(#[$doc:meta])* $name:ident, $default_field:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Parses an id, reporting errors against `field`.
@@ -81,7 +85,7 @@ macro_rules! slug_id {
             /// When the text is empty, longer than 64 characters, or has a
             /// character outside `[A-Za-z0-9._-]`.
             pub fn parse(field: &str, raw: &str) -> Result<Self, ValidationError> {
-                parse_slug(field, raw).map(Self)
+                parse_slug(field, raw).map(|()| Self(raw.into()))
             }
 
             /// The id as text.
@@ -99,7 +103,7 @@ macro_rules! slug_id {
 
         impl From<$name> for String {
             fn from(value: $name) -> Self {
-                value.0
+                value.0.as_ref().to_owned()
             }
         }
 
@@ -129,7 +133,7 @@ slug_id!(
 
 const MAX_SLUG_LEN: usize = 64;
 
-fn parse_slug(field: &str, raw: &str) -> Result<String, ValidationError> {
+fn parse_slug(field: &str, raw: &str) -> Result<(), ValidationError> {
     if raw.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
@@ -153,7 +157,7 @@ fn parse_slug(field: &str, raw: &str) -> Result<String, ValidationError> {
             ),
         ));
     }
-    Ok(raw.to_owned())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -133,6 +133,8 @@ pub(crate) struct Inner {
     /// Live states of plain moves are written behind the reports
     /// (`runtime.live_state_flush_ms` > 0).
     pub(crate) live_states_behind: bool,
+    /// The ingest path's metric handles.
+    pub(crate) ingest_metrics: crate::ingest::IngestMetrics,
 }
 
 /// The background tasks of a running central; await [`RuntimeTasks::join`]
@@ -211,6 +213,7 @@ impl Central {
                 ),
                 limits: crate::limits::Limits::new(config.limits.clone()),
                 live_states_behind: config.live_state_flush_ms > 0,
+                ingest_metrics: crate::ingest::IngestMetrics::register(),
             }),
         };
         let open = store
@@ -388,8 +391,12 @@ impl Central {
         if let FleetEvent::Occurrence(summary) = &event {
             self.remember_occurrence(summary);
         }
-        // No listener is not an error: no wall is connected.
-        let _ = self.inner.local_feed.send(event.clone());
+        // No listener is not an error: no wall is connected. Without the
+        // Redis fan-out nothing listens to the local feed: the copy for it
+        // (a unit's id, central and label, on every fix) is not made.
+        if self.inner.local_feed.receiver_count() > 0 {
+            let _ = self.inner.local_feed.send(event.clone());
+        }
         let _ = self.inner.feed.send(event);
     }
 
