@@ -49,23 +49,33 @@ async fn october_indicators_from_stored_history(backend: TestBackend) {
         ))
         .await
         .unwrap();
+    // The units, habilitated from now (no finished day for the server's
+    // own daily job to compute) until the history below is written: a
+    // pass of that job before the history would store its days as without
+    // data, and a catch-up never computes a stored day again.
     let september = ts(utc(2026, 9, 1, 3, 0));
-    for (id, t) in [("usb-1", pb::UnitType::Usb), ("usa-1", pb::UnitType::Usa)] {
+    let units = [("usb-1", pb::UnitType::Usb), ("usa-1", pb::UnitType::Usa)];
+    let unit = |id: &str, t: pb::UnitType, habilitated_from| pb::Unit {
+        id: id.into(),
+        central_id: BH.into(),
+        r#type: t.into(),
+        label: id.into(),
+        habilitated_from,
+        ..Default::default()
+    };
+    for (id, t) in units {
         admin
-            .upsert_unit(authed(
-                &app.admin_token,
-                pb::Unit {
-                    id: id.into(),
-                    central_id: BH.into(),
-                    r#type: t.into(),
-                    label: id.into(),
-                    habilitated_from: Some(september),
-                    ..Default::default()
-                },
-            ))
+            .upsert_unit(authed(&app.admin_token, unit(id, t, None)))
             .await
             .unwrap();
     }
+    // The pass the server's job may make now, on a busy machine.
+    assert_eq!(
+        samu_runtime::reporting::catch_up(&app.store, Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
     // Bad settings are refused by field.
     let status = admin
         .upsert_central(authed(
@@ -172,13 +182,21 @@ async fn october_indicators_from_stored_history(backend: TestBackend) {
         .await
         .unwrap();
 
+    // With the history stored, the units are habilitated from 1 September.
+    for (id, t) in units {
+        admin
+            .upsert_unit(authed(&app.admin_token, unit(id, t, Some(september))))
+            .await
+            .unwrap();
+    }
+
     let month = samu_indicators::YearMonth::parse("2026-10").unwrap();
     // The daily job catches up from the habilitation, 62 days per pass,
     // up to yesterday; running it again stores nothing new. The server's
-    // own job makes its first pass at startup and may make it while the
-    // history above is being written (on a busy machine it did, taking
-    // the first 62 days), so what is checked is what is stored, not which
-    // of the two computed it.
+    // own job may make a pass beside this one (on a busy machine it did,
+    // taking the first 62 days): both read the same stored history and
+    // upsert the same days, so what is checked is what is stored, not
+    // which of the two computed it.
     let today = utc(2026, 11, 23, 12, 0);
     loop {
         let n = samu_runtime::reporting::catch_up(&app.store, today)
