@@ -49,11 +49,13 @@ async fn october_indicators_from_stored_history(backend: TestBackend) {
         ))
         .await
         .unwrap();
-    // The units, habilitated from now (no finished day for the server's
-    // own daily job to compute) until the history below is written: a
-    // pass of that job before the history would store its days as without
-    // data, and a catch-up never computes a stored day again.
+    // The units, habilitated from tomorrow (no finished day for the
+    // server's own daily job to compute, whatever the hour) until the
+    // history below is written: a pass of that job before the history
+    // would store its days as without data, and a catch-up never computes
+    // a stored day again.
     let september = ts(utc(2026, 9, 1, 3, 0));
+    let tomorrow = ts(Utc::now() + chrono::Days::new(1));
     let units = [("usb-1", pb::UnitType::Usb), ("usa-1", pb::UnitType::Usa)];
     let unit = |id: &str, t: pb::UnitType, habilitated_from| pb::Unit {
         id: id.into(),
@@ -65,7 +67,7 @@ async fn october_indicators_from_stored_history(backend: TestBackend) {
     };
     for (id, t) in units {
         admin
-            .upsert_unit(authed(&app.admin_token, unit(id, t, None)))
+            .upsert_unit(authed(&app.admin_token, unit(id, t, Some(tomorrow))))
             .await
             .unwrap();
     }

@@ -65,6 +65,8 @@ impl AckKind {
         }
     }
 
+    /// Every kind, in declaration order: a kind's discriminant is its index
+    /// here and in [`IngestMetrics`]' rows.
     const ALL: [AckKind; 4] = [
         AckKind::Applied,
         AckKind::Duplicate,
@@ -316,6 +318,14 @@ mod tests {
     /// A reply costs a stream's queue no more than an acknowledgement alone:
     /// the refusal is boxed and the tag fits in the acknowledgement's spare
     /// bits, so each block of 32 replies stays at 32 × 16 bytes.
+    /// `IngestMetrics::count` indexes its row by the kind's discriminant.
+    #[test]
+    fn every_ack_kind_is_at_its_discriminant_in_all() {
+        for (index, kind) in AckKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, index, "{kind:?}");
+        }
+    }
+
     #[test]
     fn a_reply_is_the_size_of_an_acknowledgement() {
         assert_eq!(std::mem::size_of::<Reply>(), std::mem::size_of::<Ack>());
