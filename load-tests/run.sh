@@ -12,8 +12,9 @@
 #            every wall watching every unit (one central: the worst case)
 #   state    the same load spread over 50 centrals, 2 walls each watching its
 #            own central's 200 units (a state-wide instance)
-#   compare  1 000 concurrent writers: our gRPC ingest vs Redis GEOADD, in
-#            COMPARE_SLICES (default 3) alternating 10-second slices each
+#   compare  COMPARE_WRITERS (default 1 000) concurrent writers: our gRPC
+#            ingest vs Redis GEOADD, in COMPARE_SLICES (default 3)
+#            alternating 10-second slices each
 #   peers    nearest-of-type: ours (gRPC) vs Redis GEOSEARCH vs PostGIS KNN
 #   restart  SIGTERM, start again, time until /readyz answers 200
 # Each phase's window opens WARMUP seconds (default 5) after every vehicle's
@@ -64,6 +65,9 @@ PROBE_SWITCH=""
 BARE_STREAMS=${BARE_STREAMS:-1}
 # Slices of the compare phase per run: ours and GEOADD alternating.
 COMPARE_SLICES=${COMPARE_SLICES:-3}
+# Concurrent writers on each side of the compare phase (one connection
+# each, no pipelining on either side).
+COMPARE_WRITERS=${COMPARE_WRITERS:-1000}
 COMPARE_SWITCH=""
 [ "$BARE_STREAMS" = 1 ] && COMPARE_SWITCH=--bare-streams
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
@@ -91,6 +95,9 @@ export SAMU_PG_DURABLE=1
 # same figures within their spread (BENCHMARKS.md, 2026-12-02 night).
 # SAMU_PG_OPTS="" for the defaults.
 export SAMU_PG_OPTS="${SAMU_PG_OPTS--c shared_buffers=2GB -c max_wal_size=8GB -c checkpoint_timeout=15min}"
+# Redis takes 10 000 clients by default; a compare phase of as many writers
+# (COMPARE_WRITERS) needs a few more (it caps this to its file limit).
+export SAMU_REDIS_OPTS="${SAMU_REDIS_OPTS---maxclients 20000}"
 samu_services_start
 PG_VERSION=$(basename "$(dirname "$SAMU_TEST_PG_BIN")")
 if [ ! -f "/usr/share/postgresql/$PG_VERSION/extension/postgis.control" ]; then
@@ -226,12 +233,12 @@ for run in $(seq 1 "$RUNS"); do
         # 0.31 to 0.58 (BENCHMARKS.md, 2026-12-04). Each line is tagged
         # with its run and slice.
         for slice in $(seq 1 "$COMPARE_SLICES"); do
-            samu_step "run $run/$RUNS, slice $slice/$COMPARE_SLICES: 1000 concurrent writers (ours)"
-            load "compare-s$slice" --vehicles 1000 --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
+            samu_step "run $run/$RUNS, slice $slice/$COMPARE_SLICES: $COMPARE_WRITERS concurrent writers (ours)"
+            load "compare-s$slice" --vehicles "$COMPARE_WRITERS" --walls 0 --duration 10 --rate 0 --window 1 --nearest-rate 0 \
                 ${COMPARE_SWITCH:-} --central-id 3199993 | tag_slice | tee -a "$OUT/compare-ours.jsonl"
-            samu_step "run $run/$RUNS, slice $slice/$COMPARE_SLICES: 1000 concurrent writers (Redis GEOADD)"
+            samu_step "run $run/$RUNS, slice $slice/$COMPARE_SLICES: $COMPARE_WRITERS concurrent writers (Redis GEOADD)"
             drain
-            "$BIN/samu-peers" --only writers --redis "$SAMU_TEST_REDIS_URL" --units "$VEHICLES" --clients 1000 \
+            "$BIN/samu-peers" --only writers --redis "$SAMU_TEST_REDIS_URL" --units "$VEHICLES" --clients "$COMPARE_WRITERS" \
                 --duration 10 | tag_slice | tee -a "$OUT/geoadd.jsonl"
         done
     fi

@@ -25,6 +25,8 @@ def main(folder):
     ingest, latency = lines(folder, "ingest.jsonl"), lines(folder, "latency.jsonl")
     ours, peers = lines(folder, "compare-ours.jsonl"), lines(folder, "peers.jsonl")
     restart, state = lines(folder, "restart.jsonl"), lines(folder, "state.jsonl")
+    # The compare phase's writers on each side (run.sh's COMPARE_WRITERS).
+    writers = f"{ours[0]['vehicles']:,}".replace(",", " ") if ours else "1 000"
     print(f"Runs: {len(ingest)} (medians)\n")
     print("| figure | target | median |")
     print("|---|---|---|")
@@ -32,7 +34,7 @@ def main(folder):
     # Acknowledged positions (the acks less one crew declaration per
     # vehicle) not found in the store; negative: more stored than acked
     # (stored before the run stopped, acks still in flight).
-    for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), ("1 000 writers", ours)):
+    for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), (f"{writers} writers", ours)):
         lost = [r["reports_acked"] - r["vehicles"] - r["stored_track_rows"] for r in rows if r.get("stored_track_rows") is not None]
         settled = [r.get("stored_track_settled") for r in rows]
         if lost:
@@ -62,7 +64,7 @@ def main(folder):
     print()
     print("| where the two cores went (% of one core; machine: % of both) | server | PostgreSQL | generator | machine busy |")
     print("|---|---|---|---|---|")
-    for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), ("1 000 writers", ours)):
+    for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), (f"{writers} writers", ours)):
         print(f"| {name} | {fmt(median(rows, 'server_cpu_pct'))} | {fmt(median(rows, 'postgres_cpu_pct'))} | {fmt(median(rows, 'generator_cpu_pct'))} | {fmt(median(rows, 'machine_busy_pct'))} |")
     stages = sorted(Path(folder).glob("stages-*.txt"))
     if stages:
@@ -90,11 +92,11 @@ def main(folder):
         if per_run:
             ratios = [o / g for o, g in per_run]
             detail = ", ".join(f"{o:,.0f} ÷ {g:,.0f} = {o / g:.2f}" for o, g in per_run)
-            print(f"| updates/s, 1 000 concurrent clients, no pipelining, slices alternating (per run: {detail}) | {fmt(round(statistics.median(o for o, _ in per_run)))} | Redis GEOADD {fmt(round(statistics.median(g for _, g in per_run)))} | {statistics.median(ratios):.2f} |")
+            print(f"| updates/s, {writers} concurrent clients, no pipelining, slices alternating (per run: {detail}) | {fmt(round(statistics.median(o for o, _ in per_run)))} | Redis GEOADD {fmt(round(statistics.median(g for _, g in per_run)))} | {statistics.median(ratios):.2f} |")
     else:
         ours_ingest, redis_ingest = median(ours, "ingest_per_s"), median(peers, "redis_geoadd_per_s")
         if ours_ingest and redis_ingest:
-            print(f"| updates/s, 1 000 concurrent clients, no pipelining | {fmt(ours_ingest)} | Redis GEOADD {fmt(redis_ingest)} | {ours_ingest / redis_ingest:.2f} |")
+            print(f"| updates/s, {writers} concurrent clients, no pipelining | {fmt(ours_ingest)} | Redis GEOADD {fmt(redis_ingest)} | {ours_ingest / redis_ingest:.2f} |")
     for port, prefix in (("main port", "samu_"), ("console port", "samu_console_")):
         for peer, key in (("Redis GEOSEARCH", "redis_geosearch_p99_ms"), ("PostGIS KNN", "postgis_knn_p99_ms")):
             o, p = median(peers, f"{prefix}nearest_p99_ms"), median(peers, key)

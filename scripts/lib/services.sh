@@ -25,7 +25,8 @@
 # for the process whose PID that variable holds then (a server under test).
 # Set SAMU_TEST_KEEP=1 to keep the temp dirs (data and logs) after stopping.
 # PostgreSQL runs without fsync unless SAMU_PG_DURABLE=1; SAMU_PG_OPTS adds
-# server settings ("-c shared_buffers=2GB …").
+# server settings ("-c shared_buffers=2GB …"), and SAMU_REDIS_OPTS Redis's
+# ("--maxclients 20000").
 #
 # This file only defines functions and variables; it does not change shell
 # options, so it can be sourced with or without `set -euo pipefail`.
@@ -328,7 +329,7 @@ samu_redis_start() {
         port=$(samu_free_port "$SAMU_PG_PORT") || return 1
         samu_step "starting Redis on 127.0.0.1:$port"
         "$SAMU_TEST_REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-            --daemonize no --dir "$SAMU_REDIS_DIR" \
+            --daemonize no --dir "$SAMU_REDIS_DIR" ${SAMU_REDIS_OPTS:-} \
             </dev/null >>"$SAMU_REDIS_DIR/redis.log" 2>&1 &
         SAMU_REDIS_PID=$!
         SAMU_REDIS_PORT=$port

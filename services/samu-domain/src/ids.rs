@@ -13,8 +13,8 @@ use crate::ValidationError;
 /// The first two digits are the state (11 to 53). The seventh is a check
 /// digit, but a few official codes break the published rule, so it is not
 /// enforced.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct CentralId(Arc<str>);
 
 impl CentralId {
@@ -59,6 +59,13 @@ impl From<CentralId> for String {
     }
 }
 
+/// Serialized as the code's text, without a copy (as the slug ids below).
+impl Serialize for CentralId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 impl fmt::Display for CentralId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -74,9 +81,18 @@ impl fmt::Display for CentralId {
 macro_rules! slug_id {
     ($(#[$doc:meta])* $name:ident, $default_field:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(Arc<str>);
+
+        /// Serialized as the text it holds, written from the shared text
+        /// itself: the wall's frames and the API's JSON name a unit in every
+        /// row, and a copy into a `String` first was an allocation each.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
 
         impl $name {
             /// Parses an id, reporting errors against `field`.
@@ -197,5 +213,14 @@ mod tests {
         let id: UnitId = serde_json::from_str("\"USB-1\"").unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"USB-1\"");
         assert!(serde_json::from_str::<UnitId>("\"bad id\"").is_err());
+        let central: CentralId = serde_json::from_str("\"3106200\"").unwrap();
+        assert_eq!(serde_json::to_string(&central).unwrap(), "\"3106200\"");
+        assert!(serde_json::from_str::<CentralId>("\"9906200\"").is_err());
+        // In a map key too, as the wall's per-unit maps have them.
+        let keyed = std::collections::BTreeMap::from([(id, central)]);
+        assert_eq!(
+            serde_json::to_string(&keyed).unwrap(),
+            r#"{"USB-1":"3106200"}"#
+        );
     }
 }
