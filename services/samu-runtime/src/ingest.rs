@@ -315,9 +315,6 @@ impl Central {
 mod tests {
     use super::*;
 
-    /// A reply costs a stream's queue no more than an acknowledgement alone:
-    /// the refusal is boxed and the tag fits in the acknowledgement's spare
-    /// bits, so each block of 32 replies stays at 32 × 16 bytes.
     /// `IngestMetrics::count` indexes its row by the kind's discriminant.
     #[test]
     fn every_ack_kind_is_at_its_discriminant_in_all() {
@@ -326,6 +323,9 @@ mod tests {
         }
     }
 
+    /// A reply costs a stream's queue no more than an acknowledgement alone:
+    /// the refusal is boxed and the tag fits in the acknowledgement's spare
+    /// bits, so each block of 32 replies stays at 32 × 16 bytes.
     #[test]
     fn a_reply_is_the_size_of_an_acknowledgement() {
         assert_eq!(std::mem::size_of::<Reply>(), std::mem::size_of::<Ack>());
