@@ -36,7 +36,8 @@
 # the one built from the tree: an A/B of two builds), PROBE_REALTIME (1, the default: the server's console
 # thread and the generator's nearest and floor threads at real-time
 # priority; 0: everything at normal priority), BARE_STREAMS (1, the default:
-# the compare phase's writers as bare streams; 0: as vehicle app links).
+# the compare phase's writers as bare streams; 0: as vehicle app links),
+# BARE_CLIENT (the bare streams' gRPC client: h2, the default, or tonic).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../scripts/lib/services.sh
@@ -68,8 +69,13 @@ COMPARE_SLICES=${COMPARE_SLICES:-3}
 # Concurrent writers on each side of the compare phase (one connection
 # each, no pipelining on either side).
 COMPARE_WRITERS=${COMPARE_WRITERS:-1000}
+# The bare streams' gRPC client: h2 (the default), the gRPC call written
+# straight into HTTP/2, two tasks a report like the GEOADD side's client
+# (load-tests/src/h2stream.rs), or tonic, tonic's generated client over
+# hyper, three tasks a report (every set before 2026-12-04, night).
+BARE_CLIENT=${BARE_CLIENT:-h2}
 COMPARE_SWITCH=""
-[ "$BARE_STREAMS" = 1 ] && COMPARE_SWITCH=--bare-streams
+[ "$BARE_STREAMS" = 1 ] && COMPARE_SWITCH="--bare-streams --bare-client $BARE_CLIENT"
 OUT="load-tests/results/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
 SERVER_PID=""

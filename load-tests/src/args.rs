@@ -55,6 +55,11 @@ pub struct Args {
     /// same loop. A stream that breaks ends its vehicle, counted as an error.
     #[arg(long)]
     pub bare_streams: bool,
+    /// The bare streams' client: `tonic` (tonic's generated client over
+    /// hyper) or `h2` (gRPC messages written straight into `h2`, two tasks
+    /// a report like the Redis side's client: `h2stream.rs` says why).
+    #[arg(long, value_enum, default_value_t = BareClient::Tonic)]
+    pub bare_client: BareClient,
     /// Nearest-unit queries per second (0: none).
     #[arg(long, default_value_t = 20.0)]
     pub nearest_rate: f64,
@@ -102,4 +107,13 @@ pub struct Args {
     /// Hard limit on the whole run (setup included), seconds.
     #[arg(long, default_value_t = 600)]
     pub max_run_s: u64,
+}
+
+/// The client of `--bare-streams`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BareClient {
+    /// tonic's generated client over a tonic `Channel`.
+    Tonic,
+    /// gRPC framing written here over the `h2` crate.
+    H2,
 }

@@ -17,11 +17,14 @@
 //! - [`process`]: the server's RSS and CPU from `/proc`.
 //! - [`floor`]: the machine's own round-trip floor under the load.
 //! - [`vehicle`]: the vehicles' reports, and the bare stream client.
+//! - [`h2stream`]: the bare stream over `h2` itself, as thin as the Redis
+//!   side's client.
 //! - [`timeline`]: the measured window second by second.
 #![forbid(unsafe_code)]
 
 pub mod args;
 pub mod floor;
+pub mod h2stream;
 pub mod process;
 pub mod realtime;
 pub mod run;

@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::{
-    args::Args,
+    args::{Args, BareClient},
     floor::LoopbackFloor,
-    process, setup,
+    h2stream, process, setup,
     timeline::{self, WorstOf},
     vehicle::{self, Reports},
 };
@@ -112,6 +112,9 @@ pub struct Summary {
     /// the store is slow; they are counted once flushed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stored_track_settled: Option<bool>,
+    /// With `--bare-streams`, their client (`tonic` or `h2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bare_client: Option<&'static str>,
 }
 
 /// What the generator reads of a wall frame: its type and each unit's fix
@@ -146,6 +149,11 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     anyhow::ensure!(
         !args.bare_streams || args.rate == 0.0,
         "--bare-streams sends as fast as acknowledged: use it with --rate 0"
+    );
+    anyhow::ensure!(
+        args.bare_client == BareClient::Tonic
+            || (args.bare_streams && args.vehicles_per_connection <= 1),
+        "--bare-client h2 opens one connection per vehicle: use it with --bare-streams and --vehicles-per-connection 1"
     );
     let tokens: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&args.token_file)
@@ -211,6 +219,7 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
     // Vehicles: one link each, over connections of `vehicles_per_connection`.
     let first_seq = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(1);
     let per_connection = args.vehicles_per_connection.max(1);
+    let grpc_uri: http::Uri = args.grpc.parse().context("invalid --grpc")?;
     let window = if args.rate > 0.0 {
         64
     } else {
@@ -223,6 +232,19 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             channel = Some(endpoint.clone().tcp_nodelay(true).connect_lazy());
         }
         let mut reports = Reports::new(i, unit);
+        if args.bare_streams && args.bare_client == BareClient::H2 {
+            let link_stats = Arc::new(LinkStats::default());
+            stats.push(link_stats.clone());
+            tasks.spawn(h2stream::h2_stream(
+                grpc_uri.clone(),
+                unit.clone(),
+                reports,
+                first_seq,
+                link_stats,
+                shutdown.clone(),
+            ));
+            continue;
+        }
         if args.bare_streams {
             let link_stats = Arc::new(LinkStats::default());
             stats.push(link_stats.clone());
@@ -437,6 +459,10 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
         reconnects,
         stored_track_rows,
         stored_track_settled,
+        bare_client: args.bare_streams.then_some(match args.bare_client {
+            BareClient::Tonic => "tonic",
+            BareClient::H2 => "h2",
+        }),
     })
 }
 

@@ -71,6 +71,7 @@ impl Quick {
             rate: 5.0,
             window: 8,
             bare_streams: false,
+            bare_client: samu_load::args::BareClient::Tonic,
             nearest_rate: 20.0,
             probe_realtime: false,
             console_grpc,
@@ -225,5 +226,54 @@ async fn bare_streams_send_as_fast_as_acknowledged_and_lose_nothing() {
     };
     let refused = samu_load::run(paced).await.unwrap_err();
     assert!(refused.to_string().contains("--rate 0"), "{refused}");
+    quick.stop().await;
+}
+
+/// The bare streams over `h2` itself: the same gRPC call, acknowledged and
+/// stored like tonic's; refused on shared connections and without
+/// `--bare-streams`, where it has nothing to stand for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_h2_streams_are_acknowledged_and_lose_nothing() {
+    use samu_load::args::BareClient;
+    let quick = Quick::start("bare-h2").await;
+    let args = samu_load::Args {
+        vehicles: 10,
+        walls: 0,
+        duration: 1,
+        rate: 0.0,
+        window: 1,
+        bare_streams: true,
+        bare_client: BareClient::H2,
+        vehicles_per_connection: 1,
+        nearest_rate: 0.0,
+        metrics_out: None,
+        ..quick.args.clone()
+    };
+    let summary = samu_load::run(args.clone()).await.unwrap();
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(summary.vehicles, 10);
+    assert_eq!(summary.bare_client, Some("h2"), "{json}");
+    assert_eq!(summary.errors, 0, "{json}");
+    assert!(summary.reports_acked > 10 * 5, "{json}");
+    assert!(summary.ingest_per_s > 0.0, "{json}");
+    assert_nothing_lost(&summary);
+    for wrong in [
+        samu_load::Args {
+            vehicles_per_connection: 4,
+            central_id: "3199981".into(),
+            ..args.clone()
+        },
+        samu_load::Args {
+            bare_streams: false,
+            central_id: "3199982".into(),
+            ..args
+        },
+    ] {
+        let refused = samu_load::run(wrong).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("--bare-client h2"),
+            "{refused}"
+        );
+    }
     quick.stop().await;
 }
