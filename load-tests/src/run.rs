@@ -232,30 +232,28 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             channel = Some(endpoint.clone().tcp_nodelay(true).connect_lazy());
         }
         let mut reports = Reports::new(i, unit);
-        if args.bare_streams && args.bare_client == BareClient::H2 {
-            let link_stats = Arc::new(LinkStats::default());
-            stats.push(link_stats.clone());
-            tasks.spawn(h2stream::h2_stream(
-                grpc_uri.clone(),
-                unit.clone(),
-                reports,
-                first_seq,
-                link_stats,
-                shutdown.clone(),
-            ));
-            continue;
-        }
         if args.bare_streams {
             let link_stats = Arc::new(LinkStats::default());
             stats.push(link_stats.clone());
-            tasks.spawn(vehicle::bare_stream(
-                channel.clone().expect("set above"),
-                unit.clone(),
-                reports,
-                first_seq,
-                link_stats,
-                shutdown.clone(),
-            ));
+            let (unit, shutdown) = (unit.clone(), shutdown.clone());
+            match args.bare_client {
+                BareClient::H2 => tasks.spawn(h2stream::h2_stream(
+                    grpc_uri.clone(),
+                    unit,
+                    reports,
+                    first_seq,
+                    link_stats,
+                    shutdown,
+                )),
+                BareClient::Tonic => tasks.spawn(vehicle::bare_stream(
+                    channel.clone().expect("set above"),
+                    unit,
+                    reports,
+                    first_seq,
+                    link_stats,
+                    shutdown,
+                )),
+            };
             continue;
         }
         let (link, handle) = VehicleLink::spawn_with_window(

@@ -1,5 +1,6 @@
-//! What the generator's vehicles send, and the bare stream: the thinnest
-//! gRPC client of the ingest, for comparing it with Redis `GEOADD`.
+//! What the generator's vehicles send, and the bare stream through
+//! tonic's client, for comparing the ingest with Redis `GEOADD`
+//! ([`crate::h2stream`] is the same loop with a thinner client).
 
 use std::sync::{atomic::Ordering, Arc};
 
@@ -69,13 +70,12 @@ pub fn now_ts() -> prost_types::Timestamp {
     }
 }
 
-/// One vehicle as the thinnest client (`--bare-streams`): a single task
-/// that sends a report, waits for its acknowledgement, and sends the next,
-/// with no app link around it (no resend buffer, no feeder task, no
-/// reconnecting: a break ends the vehicle and counts as an error). The
-/// Redis side of the comparison is the same loop of `GEOADD`s
-/// (`samu-peers`), so both sides spend the least of the shared cores on
-/// their clients.
+/// One vehicle as a bare stream through tonic's client (`--bare-streams
+/// --bare-client tonic`): a single task that sends a report, waits for its
+/// acknowledgement, and sends the next, with no app link around it (no
+/// resend buffer, no feeder task, no reconnecting: a break ends the
+/// vehicle and counts as an error). The Redis side of the comparison is
+/// the same loop of `GEOADD`s (`samu-peers`).
 pub async fn bare_stream(
     channel: Channel,
     unit: LoadUnit,
