@@ -66,6 +66,19 @@ def main(folder):
     print("|---|---|---|---|---|")
     for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), (f"{writers} writers", ours)):
         print(f"| {name} | {fmt(median(rows, 'server_cpu_pct'))} | {fmt(median(rows, 'postgres_cpu_pct'))} | {fmt(median(rows, 'generator_cpu_pct'))} | {fmt(median(rows, 'machine_busy_pct'))} |")
+    geoadd = lines(folder, "geoadd.jsonl")
+    if median(geoadd, "redis_cpu_pct") is not None:
+        print(f"| Redis GEOADD, {writers} writers (server: Redis; generator: samu-peers) | {fmt(median(geoadd, 'redis_cpu_pct'))} | {fmt(median(geoadd, 'postgres_cpu_pct'))} | {fmt(median(geoadd, 'generator_cpu_pct'))} | {fmt(median(geoadd, 'machine_busy_pct'))} |")
+        # CPU per update, each slice's shares over its own rate: what each
+        # side's processes spend on one report or one GEOADD.
+        def per_update(rows, rate_key, cpu_key):
+            values = [r[cpu_key] * 1e4 / r[rate_key] for r in rows if r.get(cpu_key) is not None and r.get(rate_key)]
+            return statistics.median(values) if values else None
+        ours_us = [per_update(ours, "ingest_per_s", k) for k in ("server_cpu_pct", "postgres_cpu_pct", "generator_cpu_pct")]
+        redis_us = [per_update(geoadd, "redis_geoadd_per_s", k) for k in ("redis_cpu_pct", "generator_cpu_pct")]
+        if None not in ours_us and None not in redis_us:
+            print()
+            print(f"CPU per update, medians of the slices: ours {sum(ours_us):.1f} µs (server {ours_us[0]:.1f}, PostgreSQL {ours_us[1]:.1f}, samu-load {ours_us[2]:.1f}); GEOADD {sum(redis_us):.1f} µs (Redis {redis_us[0]:.1f}, samu-peers {redis_us[1]:.1f}).")
     stages = sorted(Path(folder).glob("stages-*.txt"))
     if stages:
         print()
@@ -75,7 +88,6 @@ def main(folder):
             for line in path.read_text().splitlines():
                 print(f"- {path.stem.removeprefix('stages-')}: {line}")
     print()
-    geoadd = lines(folder, "geoadd.jsonl")
     print("| peer comparison (same run) | ours | peer | ours ÷ peer |")
     print("|---|---|---|---|")
     if geoadd:

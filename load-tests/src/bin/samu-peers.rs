@@ -21,6 +21,7 @@ use anyhow::Context;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use samu_load::process::{CpuReading, CpuShares};
 use serde_json::json;
 
 /// Peer benchmarks for samu-central.
@@ -112,8 +113,21 @@ fn main() -> anyhow::Result<()> {
     out.insert("k".into(), json!(args.k));
     let (client, units) = writers.block_on(redis_load(&args, &key))?;
     if args.only != Some(Part::Queries) {
-        let rate = writers.block_on(redis_writers(&args, &key, &client, &units))?;
-        out.insert("redis_geoadd_per_s".into(), json!(rate));
+        let figures = writers.block_on(redis_writers(&args, &key, &client, &units))?;
+        out.insert("redis_geoadd_per_s".into(), json!(figures.per_s));
+        // Where the cores went in the window, as samu-load reports for
+        // ours: CPU per update on each side, beside the rates.
+        let cpu = figures.cpu;
+        for (name, share) in [
+            ("redis_cpu_pct", cpu.server),
+            ("postgres_cpu_pct", cpu.postgres),
+            ("generator_cpu_pct", cpu.generator),
+            ("machine_busy_pct", cpu.machine_busy),
+        ] {
+            if let Some(share) = share {
+                out.insert(name.into(), json!(share));
+            }
+        }
     }
     if args.only != Some(Part::Writers) {
         queries.block_on(sequential_queries(&args, &key, &units, &mut out))?;
@@ -144,13 +158,20 @@ async fn redis_load(args: &Args, key: &str) -> anyhow::Result<(redis::Client, Ve
     Ok((client, units))
 }
 
+/// The GEOADD writers' rate, and the cores' shares in their window (the
+/// Redis server's in `server`, when it runs on this machine).
+struct WriterFigures {
+    per_s: f64,
+    cpu: CpuShares,
+}
+
 /// Concurrent `GEOADD`s to the loaded units: how many a second.
 async fn redis_writers(
     args: &Args,
     key: &str,
     client: &redis::Client,
     units: &[(f64, f64)],
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<WriterFigures> {
     let ops = Arc::new(AtomicU64::new(0));
     // One connection per client, like one stream per vehicle, all opened
     // before the measured window starts (samu-load measures after its ramp).
@@ -158,6 +179,11 @@ async fn redis_writers(
     for _ in 0..args.clients {
         connections.push(client.get_multiplexed_async_connection().await?);
     }
+    let redis_pid = match connections.first_mut() {
+        Some(conn) => local_redis_pid(conn).await,
+        None => None,
+    };
+    let cpu_before = CpuReading::now(redis_pid);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let mut writers = Vec::new();
@@ -195,7 +221,31 @@ async fn redis_writers(
     for w in writers {
         w.await?;
     }
-    Ok((ops.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()).round())
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(WriterFigures {
+        per_s: (ops.load(Ordering::Relaxed) as f64 / elapsed).round(),
+        cpu: CpuReading::now(redis_pid).shares_since(&cpu_before, elapsed),
+    })
+}
+
+/// The PID of the Redis server behind `conn` (`INFO server`), when that
+/// process runs on this machine: its CPU is then read from `/proc`.
+async fn local_redis_pid(conn: &mut redis::aio::MultiplexedConnection) -> Option<u32> {
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(conn)
+        .await
+        .ok()?;
+    let pid = redis_process_id(&info)?;
+    let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    command.trim().starts_with("redis-server").then_some(pid)
+}
+
+/// `process_id` of an `INFO server` reply.
+fn redis_process_id(info: &str) -> Option<u32> {
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix("process_id:"))
+        .and_then(|pid| pid.parse().ok())
 }
 
 /// The systems whose nearest query is measured.
@@ -437,6 +487,18 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    /// The Redis server's PID is read off its `INFO server` reply.
+    #[test]
+    fn the_redis_process_id_is_read_from_info() {
+        let info = "# Server\r\nredis_version:7.0.15\r\nprocess_id:4242\r\ntcp_port:6379\r\n";
+        assert_eq!(redis_process_id(info), Some(4242));
+        assert_eq!(
+            redis_process_id("# Server\r\nredis_version:7.0.15\r\n"),
+            None
+        );
+        assert_eq!(redis_process_id("process_id:not-a-pid\r\n"), None);
+    }
 
     /// `--only` takes one half of the work by name; both when absent.
     #[test]
