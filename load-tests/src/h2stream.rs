@@ -32,8 +32,8 @@ const PREFIX: usize = 5;
 /// The largest reply taken, far above an acknowledgement or a refusal.
 const MAX_REPLY: usize = 64 * 1024;
 
-/// One vehicle as a bare stream over its own HTTP/2 connection to `grpc`
-/// (`http://host:port`): sends a report, waits for its acknowledgement,
+/// One vehicle as a bare stream over its own plaintext HTTP/2 connection
+/// to `grpc` (`http://host:port`): sends a report, waits for its acknowledgement,
 /// sends the next, like [`crate::vehicle::bare_stream`]. A stream that
 /// breaks ends the vehicle and counts as an error.
 pub async fn h2_stream(
@@ -97,10 +97,7 @@ async fn open(grpc: &Uri, token: &str) -> anyhow::Result<(h2::SendStream<Bytes>,
             tracing::debug!("bare h2 connection ended: {e}");
         }
     });
-    let request = Request::post(format!(
-        "{}://{authority}/samu.v1.Telemetry/Stream",
-        grpc.scheme_str().unwrap_or("http")
-    ))
+    let request = Request::post(format!("http://{authority}/samu.v1.Telemetry/Stream"))
     .header("content-type", "application/grpc")
     .header("te", "trailers")
     .header("authorization", format!("Bearer {token}"))

@@ -155,6 +155,10 @@ pub async fn run(args: Args) -> anyhow::Result<Summary> {
             || (args.bare_streams && args.vehicles_per_connection <= 1),
         "--bare-client h2 opens one connection per vehicle: use it with --bare-streams and --vehicles-per-connection 1"
     );
+    anyhow::ensure!(
+        args.bare_client == BareClient::Tonic || args.grpc.starts_with("http://"),
+        "--bare-client h2 speaks plaintext HTTP/2 only: give --grpc as http://host:port"
+    );
     let tokens: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&args.token_file)
             .with_context(|| format!("cannot read {}", args.token_file.display()))?,

@@ -230,8 +230,9 @@ async fn bare_streams_send_as_fast_as_acknowledged_and_lose_nothing() {
 }
 
 /// The bare streams over `h2` itself: the same gRPC call, acknowledged and
-/// stored like tonic's; refused on shared connections and without
-/// `--bare-streams`, where it has nothing to stand for.
+/// stored like tonic's; refused on shared connections, without
+/// `--bare-streams` (where it has nothing to stand for) and for an
+/// `https://` server (it speaks plaintext HTTP/2 only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bare_h2_streams_are_acknowledged_and_lose_nothing() {
     use samu_load::args::BareClient;
@@ -266,6 +267,11 @@ async fn bare_h2_streams_are_acknowledged_and_lose_nothing() {
         samu_load::Args {
             bare_streams: false,
             central_id: "3199982".into(),
+            ..args.clone()
+        },
+        samu_load::Args {
+            grpc: args.grpc.replacen("http://", "https://", 1),
+            central_id: "3199983".into(),
             ..args
         },
     ] {
