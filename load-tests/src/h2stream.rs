@@ -98,10 +98,10 @@ async fn open(grpc: &Uri, token: &str) -> anyhow::Result<(h2::SendStream<Bytes>,
         }
     });
     let request = Request::post(format!("http://{authority}/samu.v1.Telemetry/Stream"))
-    .header("content-type", "application/grpc")
-    .header("te", "trailers")
-    .header("authorization", format!("Bearer {token}"))
-    .body(())?;
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {token}"))
+        .body(())?;
     let mut client = client.ready().await.context("HTTP/2 connection")?;
     let (response, send) = client
         .send_request(request, false)
