@@ -20,11 +20,14 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{HeaderMap, Request, Uri};
 use prost::Message;
 use samu_demo::link::LinkStats;
-use samu_proto::v1::{self as pb, ingest_reply::Outcome};
+use samu_proto::v1 as pb;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::{setup::LoadUnit, vehicle::Reports};
+use crate::{
+    setup::LoadUnit,
+    vehicle::{bare_report, count_reply, Reports},
+};
 
 /// gRPC's length prefix: a compression flag and a big-endian length.
 const PREFIX: usize = 5;
@@ -48,23 +51,10 @@ pub async fn h2_stream(
         let (mut send, mut replies) = open(&grpc, &unit.token).await?;
         let mut body = Reports::crew(&unit);
         for seq in first_seq.max(1).. {
-            let report = pb::VehicleReport {
-                seq,
-                unit_id: unit.id.clone(),
-                body: Some(body),
-            };
-            send.send_data(encode(&report), false)
+            send.send_data(encode(&bare_report(&unit, seq, body)), false)
                 .context("sending a report")?;
             stats.sent.fetch_add(1, Ordering::Relaxed);
-            match replies.next().await?.outcome {
-                Some(Outcome::Rejection(r)) => {
-                    stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(unit = %unit.id, seq, field = %r.field, "report rejected: {}", r.message);
-                }
-                _ => {
-                    stats.acked.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            count_reply(&stats, &unit, seq, replies.next().await?);
             body = reports.next_position();
         }
         anyhow::Ok(())

@@ -99,12 +99,7 @@ pub async fn bare_stream(
     };
     let mut body = Reports::crew(&unit);
     for seq in first_seq.max(1).. {
-        let report = pb::VehicleReport {
-            seq,
-            unit_id: unit.id.clone(),
-            body: Some(body),
-        };
-        if out.send(report).await.is_err() {
+        if out.send(bare_report(&unit, seq, body)).await.is_err() {
             stats.reconnects.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -114,15 +109,7 @@ pub async fn bare_stream(
             reply = replies.message() => reply,
         };
         match reply {
-            Ok(Some(reply)) => match reply.outcome {
-                Some(Outcome::Rejection(r)) => {
-                    stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(unit = %unit.id, seq, field = %r.field, "report rejected: {}", r.message);
-                }
-                _ => {
-                    stats.acked.fetch_add(1, Ordering::Relaxed);
-                }
-            },
+            Ok(Some(reply)) => count_reply(&stats, &unit, seq, reply),
             Ok(None) | Err(_) => {
                 if !shutdown.is_cancelled() {
                     stats.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -131,5 +118,30 @@ pub async fn bare_stream(
             }
         }
         body = reports.next_position();
+    }
+}
+
+/// A bare stream's report number `seq` of `unit`, saying `body` (the crew
+/// declaration first, then moves: [`Reports`]). Shared by both bare
+/// clients, so they send the same reports.
+pub(crate) fn bare_report(unit: &LoadUnit, seq: u64, body: Body) -> pb::VehicleReport {
+    pb::VehicleReport {
+        seq,
+        unit_id: unit.id.clone(),
+        body: Some(body),
+    }
+}
+
+/// Counts a bare stream's reply to report `seq`: acknowledged, or refused
+/// (logged with the field the server named). Shared by both bare clients.
+pub(crate) fn count_reply(stats: &LinkStats, unit: &LoadUnit, seq: u64, reply: pb::IngestReply) {
+    match reply.outcome {
+        Some(Outcome::Rejection(r)) => {
+            stats.rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(unit = %unit.id, seq, field = %r.field, "report rejected: {}", r.message);
+        }
+        _ => {
+            stats.acked.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }

@@ -93,6 +93,22 @@ impl Quick {
         }
     }
 
+    /// Ten bare streams for a second, as fast as acknowledged, with nothing
+    /// else running (tonic's client unless the caller picks another).
+    fn bare_args(&self) -> samu_load::Args {
+        samu_load::Args {
+            vehicles: 10,
+            walls: 0,
+            duration: 1,
+            rate: 0.0,
+            window: 1,
+            bare_streams: true,
+            nearest_rate: 0.0,
+            metrics_out: None,
+            ..self.args.clone()
+        }
+    }
+
     async fn stop(self) {
         self.shutdown.cancel();
         self.server.await.unwrap().unwrap();
@@ -199,17 +215,7 @@ async fn a_short_run_reports_every_figure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bare_streams_send_as_fast_as_acknowledged_and_lose_nothing() {
     let quick = Quick::start("bare").await;
-    let args = samu_load::Args {
-        vehicles: 10,
-        walls: 0,
-        duration: 1,
-        rate: 0.0,
-        window: 1,
-        bare_streams: true,
-        nearest_rate: 0.0,
-        metrics_out: None,
-        ..quick.args.clone()
-    };
+    let args = quick.bare_args();
     let summary = samu_load::run(args.clone()).await.unwrap();
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(summary.vehicles, 10);
@@ -238,17 +244,9 @@ async fn bare_h2_streams_are_acknowledged_and_lose_nothing() {
     use samu_load::args::BareClient;
     let quick = Quick::start("bare-h2").await;
     let args = samu_load::Args {
-        vehicles: 10,
-        walls: 0,
-        duration: 1,
-        rate: 0.0,
-        window: 1,
-        bare_streams: true,
         bare_client: BareClient::H2,
         vehicles_per_connection: 1,
-        nearest_rate: 0.0,
-        metrics_out: None,
-        ..quick.args.clone()
+        ..quick.bare_args()
     };
     let summary = samu_load::run(args.clone()).await.unwrap();
     let json = serde_json::to_value(&summary).unwrap();
