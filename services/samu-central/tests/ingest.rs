@@ -17,6 +17,7 @@ backend_tests! {
     fleet_queries_validate_their_input => fleet_queries_validate_their_input;
     roles_are_enforced => roles_are_enforced;
     a_revoked_device_token_ends_its_open_stream_within_seconds => revoked_stream;
+    a_device_token_that_expires_ends_its_open_stream_while_it_reports => expiring_stream;
 }
 
 async fn positions_drive_the_nearest_unit_answer(backend: TestBackend) {
@@ -676,6 +677,70 @@ async fn revoked_stream(backend: TestBackend) {
         app.vehicle(&issued.token).await.err().map(|s| s.code()),
         Some(Code::Unauthenticated)
     );
+}
+
+/// A device token past its expiry ends the stream it opened, on time, even
+/// while the vehicle keeps reporting: its reports move the stream's silence
+/// limit, never the token's expiry (one timer holds both).
+async fn expiring_stream(backend: TestBackend) {
+    let app = TestApp::spawn_with(backend, |c| c.runtime.credential_refresh_s = 1).await;
+    app.seed_central().await;
+    app.add_unit("usa-1", pb::UnitType::Usa).await;
+    // The admin API issues device tokens without an expiry; the store
+    // keeps one when it is given.
+    let now = chrono::Utc::now();
+    let expires_at = now + chrono::Duration::seconds(5);
+    let unit = samu_domain::UnitId::parse("unit_id", "usa-1").unwrap();
+    let issued = app
+        .store
+        .issue_credential(
+            samu_store::Role::Device,
+            Some(&unit),
+            "device of usa-1, expiring",
+            Some(expires_at),
+            now,
+        )
+        .await
+        .unwrap();
+    // The next refresh of the credential cache brings it in.
+    let mut vehicle = loop {
+        match app.vehicle(&issued.token).await {
+            Ok(vehicle) => break vehicle,
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+                assert!(chrono::Utc::now() < expires_at, "the token never worked");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let mut seq = 0;
+    let status = loop {
+        seq += 1;
+        let report = pb::VehicleReport {
+            seq,
+            unit_id: "usa-1".into(),
+            body: Some(position(-19.92 + 0.0001 * seq as f64, -43.94)),
+        };
+        // A stream already ended may refuse the report; its status says why.
+        let _ = vehicle.tx.send(report).await;
+        match vehicle.reply().await {
+            Ok(reply) => assert!(is_ack(&reply, Kind::Applied), "{reply:?}"),
+            Err(status) => break status,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    let ended_at = chrono::Utc::now();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("expired"), "{status:?}");
+    assert!(
+        ended_at >= expires_at,
+        "ended at {ended_at}, before {expires_at}"
+    );
+    assert!(
+        ended_at - expires_at < chrono::Duration::seconds(3),
+        "ended at {ended_at}, expiry {expires_at}"
+    );
+    assert!(seq > 3, "the vehicle reported only {seq} times");
 }
 
 /// Revokes a token through the admin API.

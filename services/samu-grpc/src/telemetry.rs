@@ -34,9 +34,7 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use samu_domain::{UnitId, ValidationError};
 use samu_proto::v1::{self as pb, ack::Kind, ingest_reply::Outcome};
-use samu_runtime::{
-    Ack, AckKind, Central, CredentialEnd, IngestError, RateLimited, Rejected, Reply,
-};
+use samu_runtime::{Ack, AckKind, Central, IngestError, RateLimited, Rejected, Reply};
 use samu_store::Credential;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::{wrappers::ReceiverStream, StreamExt};
@@ -48,6 +46,10 @@ use crate::{
     convert,
     status::{from_ingest, rate_limited},
 };
+
+/// A time no stream lives to see (about thirty years), for limits beyond
+/// the clock's range.
+const FAR_AHEAD: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// Replies buffered per stream before the writer drops acknowledgements
 /// (the app then resends and is acknowledged as a duplicate); a rejection
@@ -238,17 +240,39 @@ impl Reader {
         // life rather than again for every report. Made here, not passed
         // in: an async fn's argument moved into a pinned local is stored
         // twice in its future, for the task's whole life.
-        let ended = self
+        let revoked = self
             .central
-            .credential_id_ended(&self.credential_id, self.credential_expires_at);
+            .credential_revocation(&self.credential_id)
+            .cancelled_owned();
         let stopping = shutdown.clone().cancelled_owned();
-        let silence = tokio::time::sleep(self.silence_limit);
-        tokio::pin!(ended, stopping, silence);
+        // One timer for both of the stream's time limits, the silence and
+        // the token's expiry, and it is not moved at every report: a
+        // report only notes its time, and when the timer fires, it is set
+        // again to the silence's end if a report came meanwhile. The timer
+        // was moved at every report and a second one waited for the expiry
+        // (BENCHMARKS.md, "Instructions per report").
+        let started = tokio::time::Instant::now();
+        let expires = self.credential_expires_at.map(|at| {
+            started
+                .checked_add(samu_domain::time::span(Utc::now(), at))
+                .unwrap_or(started + FAR_AHEAD)
+        });
+        let mut last_report = started;
+        let deadline = tokio::time::sleep_until(self.next_deadline(last_report, expires));
+        tokio::pin!(revoked, stopping, deadline);
         tracing::debug!(unit = %self.unit, "vehicle stream opened");
         let end = loop {
             let message = tokio::select! {
                 m = inbound.message() => m,
-                () = &mut silence => {
+                () = &mut deadline => {
+                    let now = tokio::time::Instant::now();
+                    if expires.is_some_and(|at| at <= now) {
+                        break Some(Status::unauthenticated("the device token expired"));
+                    }
+                    if now < self.silence_ends(last_report) {
+                        deadline.as_mut().reset(self.next_deadline(last_report, expires));
+                        continue;
+                    }
                     metrics::counter!("samu_vehicle_streams_silent_total").increment(1);
                     tracing::info!(unit = %self.unit, after_s = self.silence_limit.as_secs(), "vehicle stream ended: silent");
                     break Some(Status::deadline_exceeded(format!(
@@ -257,18 +281,11 @@ impl Reader {
                     )));
                 }
                 () = &mut stopping => break Some(Status::unavailable("the server is shutting down; reconnect")),
-                end = &mut ended => break Some(Status::unauthenticated(match end {
-                    CredentialEnd::Revoked => "the device token was revoked",
-                    CredentialEnd::Expired => "the device token expired",
-                })),
+                () = &mut revoked => break Some(Status::unauthenticated("the device token was revoked")),
             };
             match message {
                 Ok(Some(report)) => {
-                    if let Some(deadline) =
-                        tokio::time::Instant::now().checked_add(self.silence_limit)
-                    {
-                        silence.as_mut().reset(deadline);
-                    }
+                    last_report = tokio::time::Instant::now();
                     // The limit's wait, rare, boxed: its timer and shutdown
                     // wait are not carried in this task for the whole shift.
                     let admitted = match self.central.admit_report(&self.credential_id) {
@@ -303,6 +320,25 @@ impl Reader {
             let _ = end_tx.send(status);
         }
         tracing::debug!(unit = %self.unit, "vehicle stream closed");
+    }
+
+    /// When the stream falls silent if no report comes after one at
+    /// `last_report`.
+    fn silence_ends(&self, last_report: tokio::time::Instant) -> tokio::time::Instant {
+        last_report
+            .checked_add(self.silence_limit)
+            .unwrap_or(last_report + FAR_AHEAD)
+    }
+
+    /// The stream's next time limit: its silence's end, or the token's
+    /// expiry when that comes first.
+    fn next_deadline(
+        &self,
+        last_report: tokio::time::Instant,
+        expires: Option<tokio::time::Instant>,
+    ) -> tokio::time::Instant {
+        let silence_ends = self.silence_ends(last_report);
+        expires.map_or(silence_ends, |at| at.min(silence_ends))
     }
 
     /// Handles one report. `Err` ends the stream with that status.

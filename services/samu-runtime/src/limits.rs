@@ -37,7 +37,7 @@
 use std::{
     collections::HashMap,
     fmt,
-    hash::{BuildHasher, RandomState},
+    hash::BuildHasher,
     net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
@@ -209,8 +209,12 @@ pub struct KeyedLimiter {
     tolerance: Duration,
     burst: u32,
     max_keys_per_shard: usize,
-    hasher: RandomState,
-    shards: Vec<Mutex<HashMap<String, Slot>>>,
+    /// Picks a key's shard. foldhash (seeded per process, its quality
+    /// variant: login names come from anyone) rather than SipHash: every
+    /// vehicle report is checked here, and the key is hashed twice, for the
+    /// shard and in it.
+    hasher: foldhash::quality::RandomState,
+    shards: Vec<Mutex<HashMap<String, Slot, foldhash::quality::RandomState>>>,
 }
 
 /// Why [`KeyedLimiter::check`] refused.
@@ -244,7 +248,7 @@ impl KeyedLimiter {
             tolerance,
             burst,
             max_keys_per_shard: (max_keys / SHARDS).max(1),
-            hasher: RandomState::new(),
+            hasher: foldhash::quality::RandomState::default(),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
@@ -259,7 +263,10 @@ impl KeyedLimiter {
         self.burst
     }
 
-    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+    fn shard(
+        &self,
+        key: &str,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Slot, foldhash::quality::RandomState>> {
         let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
         // A panic while holding the lock cannot leave a slot half written
         // (each is one copy), so a poisoned lock is still good.

@@ -387,17 +387,17 @@ impl Writer {
         let items = std::mem::take(items);
         let mut stack = vec![items];
         while let Some(items) = stack.pop() {
-            let (batch, acks) = merge(&items);
+            let batch = merge(&items);
             let written = if self.spool.is_empty() {
                 write_direct(&self.store, &batch, self.spool_after, &self.health).await
             } else {
                 Written::StoreAway
             };
             match written {
-                Written::Ok => acknowledge(acks),
+                Written::Ok => acknowledge(&items),
                 Written::StoreAway => {
                     self.spool_batch(&batch).await;
-                    acknowledge(acks);
+                    acknowledge(&items);
                 }
                 Written::BadData(e) if items.len() > 1 => {
                     tracing::error!(error = %e, reports = items.len(), "a batch keeps failing on its data; splitting it");
@@ -569,18 +569,18 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-fn acknowledge(acks: Vec<(mpsc::Sender<Reply>, Ack)>) {
-    for (to, ack) in acks {
+/// Sends the acknowledgements of `items`, stored (or spooled), in order.
+fn acknowledge(items: &[WriteItem]) {
+    for (to, ack) in items.iter().filter_map(|item| item.ack.as_ref()) {
         // A full or closed reply channel means the app is gone or not
         // reading; it will resend and get a duplicate acknowledgement.
-        let _ = to.try_send(Reply::Ack(ack));
+        let _ = to.try_send(Reply::Ack(*ack));
     }
 }
 
-/// One transaction's writes for `items`, and whom to acknowledge after.
-fn merge(items: &[WriteItem]) -> (WriteBatch, Vec<(mpsc::Sender<Reply>, Ack)>) {
+/// One transaction's writes for `items`.
+fn merge(items: &[WriteItem]) -> WriteBatch {
     let mut batch = WriteBatch::default();
-    let mut acks = Vec::with_capacity(items.len());
     for item in items {
         batch.positions.extend(item.position.clone());
         batch.status_events.extend(item.status.as_deref().cloned());
@@ -591,9 +591,8 @@ fn merge(items: &[WriteItem]) -> (WriteBatch, Vec<(mpsc::Sender<Reply>, Ack)>) {
             // Later items carry newer snapshots: the last one wins.
             batch.live_states.insert(unit.clone(), snapshot.clone());
         }
-        acks.extend(item.ack.clone());
     }
-    (batch, acks)
+    batch
 }
 
 enum Written {
