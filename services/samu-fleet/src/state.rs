@@ -2,13 +2,6 @@
 
 use std::collections::HashMap;
 
-/// The hasher of the fleet's maps, looked up three times for every report:
-/// foldhash, seeded per process, instead of the standard SipHash, which
-/// was 2.5 % of the server's instructions per report (BENCHMARKS.md,
-/// "Instructions per report"). The keys are unit and central ids the
-/// server loaded from its own store.
-pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
 use chrono::{DateTime, Utc};
 use rstar::RTree;
 use samu_domain::{
@@ -23,6 +16,13 @@ use crate::{
     seq::SeqWindow,
     unit::{Fix, UnitRecord, UnitSnapshot, UnitState},
 };
+
+/// The hasher of the fleet's maps, looked up three times for every report:
+/// foldhash, seeded per process, instead of the standard SipHash, which
+/// was 2.5 % of the server's instructions per report (BENCHMARKS.md,
+/// "Instructions per report"). The keys are unit and central ids the
+/// server loaded from its own store.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Why a report could not be applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

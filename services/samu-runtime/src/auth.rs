@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, sync::RwLock};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use samu_store::{credentials::token_hash, Credential};
 use tokio_util::sync::CancellationToken;
 
@@ -260,18 +260,8 @@ impl Central {
         &self,
         credential: &Credential,
     ) -> impl std::future::Future<Output = CredentialEnd> + Send + 'static {
-        self.credential_id_ended(&credential.id, credential.expires_at)
-    }
-
-    /// [`Central::credential_ended`] for a credential known by its id and
-    /// expiry alone: what a holder keeps for a long life instead of the
-    /// whole credential.
-    pub fn credential_id_ended(
-        &self,
-        id: &str,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> impl std::future::Future<Output = CredentialEnd> + Send + 'static {
-        let revoked = self.credential_revocation(id).cancelled_owned();
+        let revoked = self.credential_revocation(&credential.id).cancelled_owned();
+        let expires_at = credential.expires_at;
         async move {
             tokio::select! {
                 () = revoked => CredentialEnd::Revoked,

@@ -214,8 +214,11 @@ pub struct KeyedLimiter {
     /// vehicle report is checked here, and the key is hashed twice, for the
     /// shard and in it.
     hasher: foldhash::quality::RandomState,
-    shards: Vec<Mutex<HashMap<String, Slot, foldhash::quality::RandomState>>>,
+    shards: Vec<Mutex<Shard>>,
 }
+
+/// One shard of a [`KeyedLimiter`]'s keys, hashed as its shards are picked.
+type Shard = HashMap<String, Slot, foldhash::quality::RandomState>;
 
 /// Why [`KeyedLimiter::check`] refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,10 +266,7 @@ impl KeyedLimiter {
         self.burst
     }
 
-    fn shard(
-        &self,
-        key: &str,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, Slot, foldhash::quality::RandomState>> {
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard> {
         let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
         // A panic while holding the lock cannot leave a slot half written
         // (each is one copy), so a poisoned lock is still good.
