@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     auth::CredentialCache,
     feed::{FleetEvent, UnitView, WallOccurrence},
+    fleet_lock::FleetLock,
     writer::{self, SpoolConfig, StartError, WriteHealth, WriteHealthReport, WriteItem, Writer},
 };
 
@@ -110,9 +111,11 @@ pub struct Central {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    /// A std lock, not an async one: every critical section is one
+    /// A sync lock, not an async one: every critical section is one
     /// synchronous fleet method (microseconds) and never spans an `.await`.
-    pub(crate) fleet: RwLock<FleetState>,
+    /// Priority-inheriting, for the console's real-time thread
+    /// ([`crate::fleet_lock`]).
+    pub(crate) fleet: FleetLock<FleetState>,
     pub(crate) store: Store,
     pub(crate) writes: mpsc::Sender<WriteItem>,
     /// Every change, local or from other instances: what walls listen to.
@@ -199,7 +202,7 @@ impl Central {
         let (local_feed, _) = broadcast::channel(config.feed_capacity.max(16));
         let central = Central {
             inner: Arc::new(Inner {
-                fleet: RwLock::new(fleet),
+                fleet: FleetLock::new(fleet),
                 store: store.clone(),
                 writes,
                 feed,
@@ -303,14 +306,14 @@ impl Central {
     }
 
     /// Runs `f` with read access to the fleet. Keep `f` short and
-    /// synchronous: ingest waits while it runs.
+    /// synchronous: ingest and every other reader wait while it runs.
     pub fn with_fleet<R>(&self, f: impl FnOnce(&FleetState) -> R) -> R {
-        let fleet = self.inner.fleet.read().unwrap_or_else(|e| e.into_inner());
+        let fleet = self.inner.fleet.lock();
         f(&fleet)
     }
 
     pub(crate) fn with_fleet_mut<R>(&self, f: impl FnOnce(&mut FleetState) -> R) -> R {
-        let mut fleet = self.inner.fleet.write().unwrap_or_else(|e| e.into_inner());
+        let mut fleet = self.inner.fleet.lock();
         f(&mut fleet)
     }
 

@@ -27,6 +27,7 @@ pub mod accounts;
 pub mod auth;
 pub mod central;
 pub mod feed;
+mod fleet_lock;
 pub mod ingest;
 pub mod limits;
 pub mod registry;

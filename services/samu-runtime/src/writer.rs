@@ -267,8 +267,7 @@ impl LiveStates {
             let started = std::time::Instant::now();
             let taken = central
                 .fleet
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
+                .lock()
                 .take_unpersisted(LIVE_PER_LOCK.min(LIVE_CHUNK - items.len()));
             metrics::histogram!("samu_fleet_write_lock_seconds", "by" => "live_states")
                 .record(started.elapsed().as_secs_f64());
