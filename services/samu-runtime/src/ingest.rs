@@ -190,6 +190,9 @@ impl Central {
     /// the write queue is full, so a slow store slows the apps down instead
     /// of growing memory.
     ///
+    /// Cancel-safe: dropped before it returns, it has applied and queued
+    /// the report entirely or not at all.
+    ///
     /// # Errors
     /// [`IngestError`] when the report is refused; nothing is stored then.
     pub async fn ingest(
@@ -197,6 +200,18 @@ impl Central {
         report: Report,
         replies: &mpsc::Sender<Reply>,
     ) -> Result<(), IngestError> {
+        // A place in the write queue first. Waiting for one (the store is
+        // slow) is the report's only wait, and it comes before the fleet
+        // changes: a caller dropped while it waits (its app went away)
+        // leaves nothing applied and unwritten, no status event whose number
+        // the store never gets. The queue's place then takes the write at
+        // once, without a second wait.
+        let place = self
+            .inner
+            .writes
+            .reserve()
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?;
         let now = samu_domain::time::now();
         let metrics = &self.inner.ingest_metrics;
         let kind_row = IngestMetrics::kind(&report.body);
@@ -303,11 +318,8 @@ impl Central {
                 item
             }
         };
-        self.inner
-            .writes
-            .send(item)
-            .await
-            .map_err(|_| IngestError::ShuttingDown)
+        place.send(item);
+        Ok(())
     }
 }
 
