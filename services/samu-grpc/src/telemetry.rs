@@ -1,10 +1,10 @@
 //! `Telemetry/Stream`: one long-lived stream per vehicle.
 //!
-//! A reader takes reports off the stream and hands them to the runtime;
+//! A reader task takes reports off the stream and hands them to the runtime;
 //! acknowledgements come back from the writer once stored, and the reader's
 //! rejections of bad reports, on one reply channel per stream. The response
-//! stream, which also drives the reader, sends those, then ends with the
-//! reader's final status once every acknowledgement is out.
+//! stream sends those, then ends with the reader's final status once every
+//! acknowledgement is out.
 //!
 //! # Rate limit
 //! Every report spends a token of its device's bucket
@@ -28,12 +28,7 @@
 //!   was stored, as always. With `device_pace_s = 0` the stream ends at the
 //!   first report over the limit.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{pin::Pin, time::Duration};
 
 use chrono::{DateTime, Utc};
 use futures::Stream;
@@ -41,7 +36,8 @@ use samu_domain::{UnitId, ValidationError};
 use samu_proto::v1::{self as pb, ack::Kind, ingest_reply::Outcome};
 use samu_runtime::{Ack, AckKind, Central, IngestError, RateLimited, Rejected, Reply};
 use samu_store::Credential;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::{wrappers::ReceiverStream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, Streaming};
 
@@ -102,6 +98,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
         let unit = unit
             .ok_or_else(|| Status::permission_denied("this device token is not bound to a unit"))?;
         let (replies_tx, replies_rx) = mpsc::channel::<Reply>(REPLY_BUFFER);
+        let (end_tx, end_rx) = oneshot::channel();
         let reader = Reader {
             central: self.central.clone(),
             silence_limit: self.silence_limit,
@@ -110,63 +107,19 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             unit,
             replies: replies_tx,
         };
-        Ok(Response::new(Box::pin(Replies {
-            reader: Some(Box::pin(
-                reader.run(request.into_inner(), self.shutdown.clone()),
-            )),
-            replies: replies_rx,
-            end: None,
-        })))
-    }
-}
-
-/// A vehicle stream's responses, which also drive its reader.
-///
-/// The reader ran as a task of its own, so every report woke two tasks
-/// besides the connection's: the reader's, and hyper's task for the stream,
-/// which polls this for the acknowledgement. Polled here instead, the reader
-/// shares hyper's task: one wake-up and one task's state per report and
-/// per vehicle fewer (BENCHMARKS.md, "The reader in the response stream").
-/// Its future is cancel-safe ([`Central::ingest`]), so a stream that hyper
-/// drops (the app reset it, or its connection went) loses no applied
-/// report's write.
-///
-/// The status that ends the stream comes after every acknowledgement of
-/// what was applied: the reply channel closes only once the reader and
-/// every queued write of this stream have let go of it, so an app is never
-/// left to resend a report that was stored.
-struct Replies {
-    /// The reader's loop, until it ends with the stream's final status
-    /// (`None`: the app closed its side).
-    reader: Option<Pin<Box<dyn Future<Output = Option<Status>> + Send>>>,
-    replies: mpsc::Receiver<Reply>,
-    /// The reader's final status, sent once the replies are out.
-    end: Option<Status>,
-}
-
-impl Stream for Replies {
-    type Item = Result<pb::IngestReply, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        // The reader first: what it takes in may queue a reply (a rejection
-        // at once, an acknowledgement through the writer).
-        if let Some(reader) = this.reader.as_mut() {
-            if let Poll::Ready(end) = reader.as_mut().poll(cx) {
-                // Dropping it lets go of its reply sender.
-                this.reader = None;
-                this.end = end;
-            }
-        }
-        match this.replies.poll_recv(cx) {
-            Poll::Ready(Some(reply)) => Poll::Ready(Some(Ok(match reply {
+        tokio::spawn(reader.run(request.into_inner(), self.shutdown.clone(), end_tx));
+        // The status that ends the stream comes after every acknowledgement
+        // of what was applied: the reply channel closes only once the reader
+        // and every queued write of this stream have let go of it, so an
+        // app is never left to resend a report that was stored.
+        let replies = ReceiverStream::new(replies_rx).map(|reply| {
+            Ok(match reply {
                 Reply::Ack(ack) => ack_reply(ack),
                 Reply::Rejected(rejected) => rejection(&rejected),
-            }))),
-            // Closed: the reader ended and every write let go.
-            Poll::Ready(None) => Poll::Ready(this.end.take().map(Err)),
-            Poll::Pending => Poll::Pending,
-        }
+            })
+        });
+        let end = futures::stream::once(end_rx).filter_map(|end| end.ok().map(Err));
+        Ok(Response::new(Box::pin(replies.chain(end))))
     }
 }
 
@@ -275,13 +228,12 @@ impl Reader {
         }
     }
 
-    /// Takes the stream's reports until it ends; its final status, or
-    /// `None` when the app closed its side.
     async fn run(
         self,
         mut inbound: Streaming<pb::VehicleReport>,
         shutdown: CancellationToken,
-    ) -> Option<Status> {
+        end_tx: oneshot::Sender<Status>,
+    ) {
         let _connected = ConnectedGuard::new();
         let mut over_since = None;
         // The stream's end signals, each registered once for the stream's
@@ -364,8 +316,10 @@ impl Reader {
                 }
             }
         };
+        if let Some(status) = end {
+            let _ = end_tx.send(status);
+        }
         tracing::debug!(unit = %self.unit, "vehicle stream closed");
-        end
     }
 
     /// When the stream falls silent if no report comes after one at
