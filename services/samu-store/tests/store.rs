@@ -423,19 +423,24 @@ async fn the_track_keeps_every_field_and_a_partly_stored_batch_completes(backend
     store.ping().await.unwrap();
 }
 
-/// A table's options on PostgreSQL, as `name=value,…`.
-async fn reloptions(url: &str, table: &str) -> String {
+/// One text column `v` of a one-row catalog query on PostgreSQL, bound to
+/// one argument.
+async fn catalog_text(url: &str, query: &str, arg: &str) -> String {
     use sqlx::{Connection, Row};
     let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
-    sqlx::query(
-        "SELECT COALESCE(array_to_string(reloptions, ','), '') AS o \
-         FROM pg_class WHERE oid = $1::regclass",
-    )
-    .bind(table)
-    .fetch_one(&mut conn)
-    .await
-    .unwrap()
-    .get("o")
+    sqlx::query(query)
+        .bind(arg)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("v")
+}
+
+/// A table's options on PostgreSQL, as `name=value,…`.
+async fn reloptions(url: &str, table: &str) -> String {
+    let query = "SELECT COALESCE(array_to_string(reloptions, ','), '') AS v \
+                 FROM pg_class WHERE oid = $1::regclass";
+    catalog_text(url, query, table).await
 }
 
 /// PostgreSQL only: SQLite has no autovacuum to pace.
@@ -468,4 +473,49 @@ async fn postgres_paces_the_histories_autovacuum_and_keeps_a_dbas_own_pace() {
             && !options.contains("autovacuum_vacuum_cost_delay=20"),
         "{options}"
     );
+}
+
+/// The access method of an index on PostgreSQL (`btree`, `brin`).
+async fn index_method(url: &str, index: &str) -> String {
+    let query = "SELECT a.amname::text AS v FROM pg_class i JOIN pg_am a ON a.oid = i.relam \
+                 WHERE i.oid = to_regclass($1)";
+    catalog_text(url, query, index).await
+}
+
+/// PostgreSQL only: the retention job's time index on the track is BRIN
+/// (SQLite has none and keeps the migration's B-tree), the change survives
+/// a second migrate, and the retention delete still finds the old rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_the_tracks_time_index_as_brin_and_retention_still_deletes_by_it() {
+    let (store, db) = store(TestBackend::Postgres).await;
+    assert_eq!(index_method(&db.url, "unit_positions_fix_at").await, "brin");
+    store.migrate().await.unwrap();
+    assert_eq!(index_method(&db.url, "unit_positions_fix_at").await, "brin");
+
+    use sqlx::{Connection, Executor, Row};
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    conn.execute(
+        "INSERT INTO unit_positions (unit_id, seq, fix_at, lat, lon, kind) \
+         SELECT 'U' || (g % 7), g, 1764000000000 + g * 1000, -19.9, -43.9, 'applied' \
+         FROM generate_series(1, 20000) g",
+    )
+    .await
+    .unwrap();
+    // Summarized, as autovacuum would, so that the delete goes by the ranges.
+    conn.execute("SELECT brin_summarize_new_values('unit_positions_fix_at')")
+        .await
+        .unwrap();
+    let deleted = sqlx::query("DELETE FROM unit_positions WHERE fix_at < $1")
+        .bind(1_764_000_000_000_i64 + 5_000 * 1000)
+        .execute(&mut conn)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(deleted, 4_999);
+    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM unit_positions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(left, 15_001);
 }
