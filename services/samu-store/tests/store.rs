@@ -505,12 +505,10 @@ async fn postgres_keeps_the_tracks_time_index_as_brin_and_retention_still_delete
     conn.execute("SELECT brin_summarize_new_values('unit_positions_fix_at')")
         .await
         .unwrap();
-    let deleted = sqlx::query("DELETE FROM unit_positions WHERE fix_at < $1")
-        .bind(1_764_000_000_000_i64 + 5_000 * 1000)
-        .execute(&mut conn)
-        .await
-        .unwrap()
-        .rows_affected();
+    let cut_off = Utc
+        .timestamp_millis_opt(1_764_000_000_000 + 5_000 * 1000)
+        .unwrap();
+    let deleted = store.purge_positions_before(cut_off).await.unwrap();
     assert_eq!(deleted, 4_999);
     let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM unit_positions")
         .fetch_one(&mut conn)
