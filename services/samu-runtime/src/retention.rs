@@ -181,13 +181,27 @@ impl Central {
     }
 }
 
-/// Runs the retention pass every `every` until shutdown.
+/// Runs the retention pass every `every` until shutdown, after making the
+/// track's time index BRIN (PostgreSQL, once).
 pub async fn retention_job(
     central: Central,
     retention: Retention,
     every: Duration,
     shutdown: CancellationToken,
 ) {
+    // The only reader of the track's time index makes it BRIN first, in the
+    // background of a start that is not kept waiting for it.
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        converted = central.store().track_time_index_to_brin() => {
+            if let Err(e) = converted {
+                tracing::warn!(
+                    error = %e,
+                    "the track's time index stays a B-tree until the next start"
+                );
+            }
+        }
+    }
     let mut ticker = tokio::time::interval(every);
     loop {
         tokio::select! {

@@ -15,6 +15,8 @@
 //! - [`occurrences`]: occurrence events, their projection, engaged units, the audit trail.
 //! - [`users`]: console user accounts (argon2 hashes).
 //! - [`team`]: the regulation room's staff presence; unit histories by period.
+//! - [`postgres_tuning`]: PostgreSQL-only settings (autovacuum pace, the
+//!   track's BRIN time index).
 //! - [`sql`]: placeholder and time helpers shared by the modules.
 #![forbid(unsafe_code)]
 
@@ -23,6 +25,7 @@ pub mod credentials;
 pub mod history;
 pub mod indicators;
 pub mod occurrences;
+mod postgres_tuning;
 pub mod registry;
 mod sql;
 pub mod team;
@@ -44,51 +47,6 @@ pub use occurrences::{
 pub use registry::{BaseRow, CentralRow, MunicipalityRow, UnitRow};
 pub use team::PresenceRow;
 pub use users::User;
-
-/// Paces PostgreSQL's autovacuum of the append-only histories that grow at
-/// the rate of the reports (the track and the status events), unless a
-/// table already carries a pace of its own (a DBA's choice is kept).
-///
-/// Since PostgreSQL 13, enough inserts start an autovacuum (and its
-/// analyze), which at the default pace walks the new pages in a second or
-/// two, most of a core, on the cores the server and its consoles share. In
-/// the load runs those seconds carried the console's slow nearest queries
-/// and late wall frames (`load-tests/` timeline files; BENCHMARKS.md). At
-/// 100 cost units per 20 ms the track's pass takes about ten seconds at a
-/// fraction of a core. An append-only table loses nothing by a slower
-/// pass: it has no dead rows to reclaim, only pages to mark all-visible
-/// and, far later, tuples to freeze. Tables that are updated (the live
-/// states) keep the default pace, which reclaims their dead rows. Not a
-/// migration: the schema is portable and SQLite has no such setting.
-const HISTORY_VACUUM_PACE: &str = "DO $$ DECLARE t TEXT; BEGIN \
-    FOREACH t IN ARRAY ARRAY['unit_positions', 'unit_status_events'] LOOP \
-        IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = t::regclass \
-            AND array_to_string(reloptions, ',') LIKE '%autovacuum_vacuum_cost_%') THEN \
-            EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_cost_delay = 20, \
-                autovacuum_vacuum_cost_limit = 100)', t); \
-        END IF; \
-    END LOOP; \
-    END $$";
-
-/// Makes the track's time index (`unit_positions_fix_at`, migrations 0005
-/// and 0007, read only by the retention job's `DELETE … WHERE fix_at < $1`)
-/// a BRIN index on PostgreSQL, once: the track is appended in time order, so
-/// the smallest and largest `fix_at` of each 128 pages find the rows to
-/// delete as well as a B-tree does, and a row's insert no longer writes an
-/// index entry. A B-tree entry per stored fix cost about 1 µs of
-/// PostgreSQL's time per row (10–20 %, `load-tests/sql/track-brin-cost.sql`)
-/// and about a fifth of the table's size on disk (21 MB per million rows,
-/// against 24 kB as BRIN). `autosummarize` has autovacuum summarize each
-/// range as it fills. Not a migration: SQLite has no BRIN, and keeps its
-/// B-tree. Dropped and created under the same name in one transaction.
-const TRACK_TIME_INDEX_BRIN: &str = "DO $$ BEGIN \
-    IF EXISTS (SELECT 1 FROM pg_class i JOIN pg_am a ON a.oid = i.relam \
-        WHERE i.oid = to_regclass('unit_positions_fix_at') AND a.amname = 'btree') THEN \
-        DROP INDEX unit_positions_fix_at; \
-        CREATE INDEX unit_positions_fix_at ON unit_positions USING brin (fix_at) \
-            WITH (autosummarize = on); \
-    END IF; \
-    END $$";
 
 /// Migrations embedded from the workspace's `migrations/` folder.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -254,15 +212,16 @@ impl Store {
         self.backend
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations and, on PostgreSQL, the histories'
+    /// autovacuum pace (quick; the track's BRIN index is built later, in
+    /// the background: [`Store::track_time_index_to_brin`]).
     ///
     /// # Errors
     /// A failed or inconsistent migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
         if self.backend == Backend::Postgres {
-            sqlx::query(HISTORY_VACUUM_PACE).execute(&self.pool).await?;
-            sqlx::query(TRACK_TIME_INDEX_BRIN)
+            sqlx::query(postgres_tuning::HISTORY_VACUUM_PACE)
                 .execute(&self.pool)
                 .await?;
         }

@@ -482,13 +482,29 @@ async fn index_method(url: &str, index: &str) -> String {
     catalog_text(url, query, index).await
 }
 
-/// PostgreSQL only: the retention job's time index on the track is BRIN
-/// (SQLite has none and keeps the migration's B-tree), the change survives
-/// a second migrate, and the retention delete still finds the old rows.
+/// The names of a table's indexes on PostgreSQL, sorted, comma-separated.
+async fn index_names(url: &str, table: &str) -> String {
+    let query = "SELECT string_agg(indexname, ',' ORDER BY indexname) AS v \
+                 FROM pg_indexes WHERE tablename = $1";
+    catalog_text(url, query, table).await
+}
+
+/// PostgreSQL only: the retention job's time index on the track becomes
+/// BRIN (once; the migration made a B-tree), and the retention delete still
+/// finds the old rows by it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_keeps_the_tracks_time_index_as_brin_and_retention_still_deletes_by_it() {
+async fn postgres_makes_the_tracks_time_index_brin_and_retention_still_deletes_by_it() {
     let (store, db) = store(TestBackend::Postgres).await;
+    assert_eq!(
+        index_method(&db.url, "unit_positions_fix_at").await,
+        "btree"
+    );
+    let indexes = index_names(&db.url, "unit_positions").await;
+    assert!(store.track_time_index_to_brin().await.unwrap());
     assert_eq!(index_method(&db.url, "unit_positions_fix_at").await, "brin");
+    assert_eq!(index_names(&db.url, "unit_positions").await, indexes);
+    // Once: a second call and a later start's migrate leave it as it is.
+    assert!(!store.track_time_index_to_brin().await.unwrap());
     store.migrate().await.unwrap();
     assert_eq!(index_method(&db.url, "unit_positions_fix_at").await, "brin");
 
@@ -516,4 +532,121 @@ async fn postgres_keeps_the_tracks_time_index_as_brin_and_retention_still_delete
         .unwrap()
         .get("n");
     assert_eq!(left, 15_001);
+}
+
+/// PostgreSQL only: the BRIN index is built while the track's writes go on.
+/// A transaction that wrote to the track and stays open holds the build
+/// (`CREATE INDEX CONCURRENTLY` waits for it); meanwhile another write must
+/// pass. A build inside a transaction (a plain `DROP INDEX` and `CREATE
+/// INDEX`) would queue it behind its lock, and its `lock_timeout` would fail it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_builds_the_brin_index_while_the_track_is_written() {
+    use sqlx::{Connection, Executor, Row};
+    let (store, db) = store(TestBackend::Postgres).await;
+    let indexes = index_names(&db.url, "unit_positions").await;
+    let insert = |seq: i64| {
+        format!(
+            "INSERT INTO unit_positions (unit_id, seq, fix_at, lat, lon, kind) \
+             VALUES ('U1', {seq}, 1764000000000, -19.9, -43.9, 'applied')"
+        )
+    };
+    let mut holder = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    holder.execute("BEGIN").await.unwrap();
+    holder.execute(insert(1).as_str()).await.unwrap();
+
+    let building = tokio::spawn({
+        let store = store.clone();
+        async move { store.track_time_index_to_brin().await }
+    });
+    let mut writer = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    // Until the build is under way (waiting for the holder's transaction).
+    let mut waited = 0;
+    loop {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM pg_stat_progress_create_index \
+             WHERE relid = 'unit_positions'::regclass",
+        )
+        .fetch_one(&mut writer)
+        .await
+        .unwrap()
+        .get("n");
+        if n > 0 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 500, "the build never started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    writer.execute("SET lock_timeout = '5s'").await.unwrap();
+    writer.execute(insert(2).as_str()).await.unwrap();
+    assert!(
+        !building.is_finished(),
+        "the build cannot end before the holder"
+    );
+
+    holder.execute("COMMIT").await.unwrap();
+    assert!(building.await.unwrap().unwrap());
+    assert_eq!(index_method(&db.url, "unit_positions_fix_at").await, "brin");
+    assert_eq!(index_names(&db.url, "unit_positions").await, indexes);
+    assert_eq!(store.track_len().await.unwrap(), 2);
+}
+
+/// PostgreSQL only: a conversion stopped half way is finished by the next
+/// one: an invalid index under the build's name (what a failed or cancelled
+/// `CREATE INDEX CONCURRENTLY` leaves) is dropped and built again; a B-tree
+/// left under the retired name after the swap is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_finishes_a_brin_conversion_stopped_half_way() {
+    use sqlx::{Connection, Executor};
+    let (store, db) = store(TestBackend::Postgres).await;
+    let indexes = index_names(&db.url, "unit_positions").await;
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    conn.execute(
+        "INSERT INTO unit_positions (unit_id, seq, fix_at, lat, lon, kind) \
+         SELECT 'U1', g, 1764000000000 + g * 1000, -19.9, -43.9, 'applied' \
+         FROM generate_series(1, 100) g",
+    )
+    .await
+    .unwrap();
+    // A failed concurrent build: the unit ids repeat, so the unique index
+    // fails, and stays behind, invalid.
+    let failed = conn
+        .execute(
+            "CREATE UNIQUE INDEX CONCURRENTLY unit_positions_fix_at_brin \
+             ON unit_positions (unit_id)",
+        )
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        index_method(&db.url, "unit_positions_fix_at_brin").await,
+        "btree"
+    );
+    assert!(store.track_time_index_to_brin().await.unwrap());
+    assert_eq!(index_method(&db.url, "unit_positions_fix_at").await, "brin");
+    assert_eq!(index_names(&db.url, "unit_positions").await, indexes);
+
+    // Stopped between the swap of names and the retired B-tree's drop.
+    conn.execute("CREATE INDEX unit_positions_fix_at_btree ON unit_positions (fix_at)")
+        .await
+        .unwrap();
+    assert!(store.track_time_index_to_brin().await.unwrap());
+    assert_eq!(index_names(&db.url, "unit_positions").await, indexes);
+    assert!(!store.track_time_index_to_brin().await.unwrap());
+}
+
+/// SQLite has no BRIN: its time index stays the migration's B-tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_the_tracks_time_index_as_the_migration_made_it() {
+    use sqlx::{Connection, Row};
+    let (store, db) = store(TestBackend::Sqlite).await;
+    assert!(!store.track_time_index_to_brin().await.unwrap());
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let sql: String = sqlx::query(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'unit_positions_fix_at'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+    .get("sql");
+    assert!(sql.contains("(fix_at)"), "{sql}");
 }
