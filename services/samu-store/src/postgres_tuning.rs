@@ -40,14 +40,18 @@ const BUILDING: &str = "unit_positions_fix_at_brin";
 const RETIRED: &str = "unit_positions_fix_at_btree";
 
 /// Held for the whole conversion, so that instances started together
-/// against one database do not build twice ("samu" "brin" in ASCII).
-const CONVERSION_LOCK: &str = "SELECT 1 AS held FROM pg_advisory_lock(8315178083082990190)";
+/// against one database do not build twice ("samu" "brin" in ASCII). Tried,
+/// not waited for: the instance that holds it does the work, and the
+/// others' retention jobs go on without waiting for its end.
+const CONVERSION_LOCK: &str = "SELECT pg_try_advisory_lock(8315178083082990190) AS held";
 
 impl Store {
     /// Makes the track's time index (`unit_positions_fix_at`, read only by
     /// the retention job's `DELETE … WHERE fix_at < $1`) a BRIN index on
     /// PostgreSQL, once; returns whether it changed anything. SQLite, which
-    /// has no BRIN, keeps the migration's B-tree (`Ok(false)`).
+    /// has no BRIN, keeps the migration's B-tree (`Ok(false)`), and so does
+    /// an instance that finds another one converting (`Ok(false)`: the
+    /// other finishes, or the next start does).
     ///
     /// Why: the track is appended in time order, so the smallest and
     /// largest `fix_at` of each 128 pages find the rows to delete as well as
@@ -76,7 +80,15 @@ impl Store {
         // session's, and closing (or dropping) the connection releases it
         // whatever happened.
         let mut conn = self.pool().acquire().await?.detach();
-        conn.execute(CONVERSION_LOCK).await?;
+        let held: bool = sqlx::query(CONVERSION_LOCK)
+            .fetch_one(&mut conn)
+            .await?
+            .get("held");
+        if !held {
+            tracing::info!("another instance is making the track's time index BRIN");
+            conn.close().await?;
+            return Ok(false);
+        }
         let changed = convert(&mut conn).await?;
         conn.close().await?;
         Ok(changed)

@@ -634,6 +634,30 @@ async fn postgres_finishes_a_brin_conversion_stopped_half_way() {
     assert!(!store.track_time_index_to_brin().await.unwrap());
 }
 
+/// PostgreSQL only: an instance that finds another converting (its
+/// advisory lock held) leaves the work to it, without waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_leaves_the_brin_conversion_to_the_instance_doing_it() {
+    use sqlx::{Connection, Executor};
+    let (store, db) = store(TestBackend::Postgres).await;
+    let mut other = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    other
+        .execute("SELECT pg_advisory_lock(8315178083082990190)::text")
+        .await
+        .unwrap();
+    assert!(!store.track_time_index_to_brin().await.unwrap());
+    assert_eq!(
+        index_method(&db.url, "unit_positions_fix_at").await,
+        "btree"
+    );
+    other
+        .execute("SELECT pg_advisory_unlock(8315178083082990190)")
+        .await
+        .unwrap();
+    assert!(store.track_time_index_to_brin().await.unwrap());
+    assert_eq!(index_method(&db.url, "unit_positions_fix_at").await, "brin");
+}
+
 /// SQLite has no BRIN: its time index stays the migration's B-tree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_the_tracks_time_index_as_the_migration_made_it() {
