@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rstar::RTree;
 use samu_domain::{
     CentralId, CrewMember, MemberId, OutOfServiceReason, UnitId, UnitStatus, UnitType,
@@ -498,20 +498,62 @@ impl FleetState {
     /// leap of the server's clock between two sweeps; it is never dated
     /// before the unit's previous event.
     pub fn sweep_signal(&mut self, now: DateTime<Utc>) -> Vec<StatusChange> {
+        let due = self.signal_lost(now);
+        self.declare_signal_lost(&due, now)
+    }
+
+    /// The units [`sweep_signal`](Self::sweep_signal) would mark at `now`.
+    pub fn signal_lost(&self, now: DateTime<Utc>) -> Vec<UnitId> {
+        let mut due = Vec::new();
+        let mut next = Some(0);
+        while let Some(from) = next {
+            next = self.signal_lost_from(from, usize::MAX, &mut due, now);
+        }
+        due
+    }
+
+    /// [`signal_lost`](Self::signal_lost) a part at a time: looks at up to
+    /// `count` units from position `from` of the fleet's own order (units
+    /// are only ever added, so positions stay), adds those due to `due`,
+    /// and returns where the next part starts, `None` at the end. The walk
+    /// over a state's fleet takes milliseconds; in parts, a caller holding
+    /// the fleet's lock for each lets the queries in between.
+    pub fn signal_lost_from(
+        &self,
+        from: usize,
+        count: usize,
+        due: &mut Vec<UnitId>,
+        now: DateTime<Utc>,
+    ) -> Option<usize> {
+        let delay = self.config.no_signal_after();
+        let end = from.saturating_add(count).min(self.units.len());
+        let part = self.units.get(from..end).unwrap_or_default();
+        due.extend(
+            part.iter()
+                .filter(|unit| signal_ran_out(unit, now, delay).is_some())
+                .map(|unit| unit.record.id.clone()),
+        );
+        (end < self.units.len()).then_some(end)
+    }
+
+    /// Marks `units` (from [`signal_lost`](Self::signal_lost)) as without
+    /// signal, each checked again: one may have reported between the two
+    /// calls.
+    pub fn declare_signal_lost(
+        &mut self,
+        units: &[UnitId],
+        now: DateTime<Utc>,
+    ) -> Vec<StatusChange> {
         let delay = self.config.no_signal_after();
         let mut changes = Vec::new();
-        for slot in 0..self.units.len() {
-            let unit = &mut self.units[slot];
-            // Another instance holds its app's stream and watches its signal.
-            if unit.remote {
-                continue;
-            }
-            let Some(heard) = unit.last_received.or(unit.last_heard) else {
+        for id in units {
+            let Ok(slot) = self.slot(id) else {
                 continue;
             };
-            if unit.no_signal || now - heard <= delay {
+            let unit = &mut self.units[slot];
+            let Some(heard) = signal_ran_out(unit, now, delay) else {
                 continue;
-            }
+            };
             unit.no_signal = true;
             touch(unit, now);
             // `now - heard > delay`, so this neither overflows nor is after `now`.
@@ -615,6 +657,17 @@ impl FleetState {
             source,
         })
     }
+}
+
+/// When a unit was last heard from, if that was more than `delay` before
+/// `now` and it is not marked without signal yet. Units another instance
+/// serves are left to it: it holds their app's stream and watches it.
+fn signal_ran_out(unit: &UnitState, now: DateTime<Utc>, delay: TimeDelta) -> Option<DateTime<Utc>> {
+    if unit.remote || unit.no_signal {
+        return None;
+    }
+    let heard = unit.last_received.or(unit.last_heard)?;
+    (now - heard > delay).then_some(heard)
 }
 
 /// Marks a unit changed at `now`. `updated_at` never goes back, even when the

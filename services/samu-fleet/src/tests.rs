@@ -416,6 +416,49 @@ fn times_far_off_are_refused_with_the_field_named() {
     );
 }
 
+/// The runtime walks the fleet for lost signals a part at a time, each
+/// part under its own hold of the fleet's lock; the parts find what one
+/// walk finds, and a unit that reports before the marking keeps its signal.
+#[test]
+fn the_signal_walk_in_parts_finds_what_one_walk_finds() {
+    let mut fleet = fleet_with(&[
+        ("usa1", BH, UnitType::Usa),
+        ("usa2", BH, UnitType::Usa),
+        ("usb3", BH, UnitType::Usb),
+    ]);
+    make_ready(&mut fleet, "usa1", UnitType::Usa, 1, -19.9, -43.9);
+    make_ready(&mut fleet, "usa2", UnitType::Usa, 1, -19.91, -43.91);
+    make_ready(&mut fleet, "usb3", UnitType::Usb, 1, -19.92, -43.92);
+    let now = t0() + secs(500);
+    assert!(fleet.signal_lost(t0() + secs(100)).is_empty());
+    let whole = fleet.signal_lost(now);
+    assert_eq!(whole.len(), 3);
+
+    let mut parts = Vec::new();
+    let mut next = Some(0);
+    let mut holds = 0;
+    while let Some(from) = next {
+        next = fleet.signal_lost_from(from, 2, &mut parts, now);
+        holds += 1;
+    }
+    assert_eq!(parts, whole);
+    assert_eq!(holds, 2);
+    // Past the end: nothing, and no next part.
+    assert_eq!(fleet.signal_lost_from(7, 2, &mut parts, now), None);
+    assert_eq!(parts, whole);
+
+    // usa2 reports between the walk and the marking: it keeps its signal.
+    fleet
+        .apply_position(&uid("usa2"), 10, fix(now, -19.91, -43.91), now)
+        .unwrap();
+    let changes = fleet.declare_signal_lost(&whole, now);
+    let marked: Vec<&str> = changes.iter().map(|c| c.unit.as_str()).collect();
+    assert_eq!(marked.len(), 2, "{marked:?}");
+    assert!(!marked.contains(&"usa2"), "{marked:?}");
+    assert!(fleet.unit(&uid("usa2")).unwrap().is_dispatchable());
+    assert!(fleet.signal_lost(now).is_empty(), "only once");
+}
+
 #[test]
 fn silent_units_lose_signal_and_get_it_back() {
     let mut fleet = fleet_with(&[("usa1", BH, UnitType::Usa)]);
