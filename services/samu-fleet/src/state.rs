@@ -505,10 +505,8 @@ impl FleetState {
     /// The units [`sweep_signal`](Self::sweep_signal) would mark at `now`.
     pub fn signal_lost(&self, now: DateTime<Utc>) -> Vec<UnitId> {
         let mut due = Vec::new();
-        let mut next = Some(0);
-        while let Some(from) = next {
-            next = self.signal_lost_from(from, usize::MAX, &mut due, now);
-        }
+        // All in one part: nothing is left for a next one.
+        self.signal_lost_from(0, usize::MAX, &mut due, now);
         due
     }
 
