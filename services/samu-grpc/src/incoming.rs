@@ -7,8 +7,7 @@
 //! judged by the port's [`Transport`]: served in plaintext, refused (a
 //! non-loopback peer without `[tls]`), or handed to a task of its own for
 //! the TLS handshake, so a slow or silent client cannot stall the accept
-//! loop. Ready connections reach the server (`connection::serve`) through a
-//! channel. Accept errors and
+//! loop. Ready connections reach tonic through a channel. Accept errors and
 //! failed handshakes are logged and never end the server.
 
 use std::{
@@ -36,7 +35,7 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 /// this time is cut off and its place under the cap freed.
 pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Ready connections waiting for the server to take them. It takes them as
+/// Ready connections waiting for tonic to take them. Tonic takes them as
 /// they come; the bound only keeps a stalled server from piling up sockets.
 const READY_QUEUE: usize = 64;
 
@@ -220,7 +219,7 @@ async fn accept_loop(
     }
 }
 
-/// One connection's TLS handshake, then its hand-over to the server.
+/// One connection's TLS handshake, then its hand-over to tonic.
 async fn secure(
     acceptor: samu_tls::TlsAcceptor,
     stream: TcpStream,
@@ -254,7 +253,7 @@ mod tests {
     use super::*;
 
     /// Without `[tls]`, a peer that is not loopback is closed right after
-    /// accept and never reaches the server. (The machine's only reachable
+    /// accept and never reaches tonic. (The machine's only reachable
     /// addresses in tests are loopback, so the policy is told to treat
     /// every peer as remote.)
     #[tokio::test]
@@ -275,7 +274,7 @@ mod tests {
         // The refused connections gave their permits back (cap of 1), and
         // none reached the server.
         let none = tokio::time::timeout(Duration::from_millis(200), incoming.next()).await;
-        assert!(none.is_err(), "nothing was handed to the server");
+        assert!(none.is_err(), "nothing was handed to tonic");
         shutdown.cancel();
     }
 
@@ -293,7 +292,7 @@ mod tests {
         let _client = TcpStream::connect(addr).await.unwrap();
         let served = tokio::time::timeout(Duration::from_secs(5), incoming.next())
             .await
-            .expect("handed to the server")
+            .expect("handed to tonic")
             .expect("a connection")
             .expect("no error");
         assert!(matches!(served.inner, Transported::Plain(_)));

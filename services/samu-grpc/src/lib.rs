@@ -11,13 +11,11 @@
 //! - [`admin`]: registry and credentials.
 //! - [`team`]: clock-in and clock-out of the regulation room's staff.
 //! - [`server`]: assembling the services into one router.
-//! - [`connection`]: each connection's task, running its streams itself.
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod accounts;
 pub mod admin;
-pub mod connection;
 pub mod convert;
 pub mod fleet;
 pub mod incoming;

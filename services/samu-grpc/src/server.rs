@@ -7,16 +7,12 @@ use samu_runtime::Central;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
+use tonic::transport::Server;
 
 use crate::{
-    accounts::AccountsService, admin::AdminService, connection, fleet::FleetService,
+    accounts::AccountsService, admin::AdminService, fleet::FleetService,
     regulation::RegulationService, team::TeamService, telemetry::TelemetryService,
 };
-
-/// How long an HTTP/2 keep-alive ping may go unanswered before the
-/// connection is closed.
-const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Limits of the gRPC server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,11 +50,10 @@ impl Default for GrpcConfig {
 
 /// Serves gRPC on `listener`, secured as `transport` says (TLS, plaintext,
 /// or plaintext to loopback peers only), until `shutdown` fires; open
-/// vehicle streams are told to reconnect. Each connection is one task that
-/// runs its streams itself ([`connection`]).
+/// vehicle streams are told to reconnect.
 ///
 /// # Errors
-/// The reflection service could not be built.
+/// The transport failed.
 pub async fn serve(
     listener: TcpListener,
     central: Central,
@@ -107,7 +102,15 @@ pub async fn serve(
     let admin = pb::admin_server::AdminServer::new(AdminService::new(central))
         .max_decoding_message_size(max);
 
-    let routes = Routes::new(health_service)
+    // Browsers speak gRPC-Web over HTTP/1.1; tonic-web translates.
+    Server::builder()
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(config.keepalive_s.max(1))))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(telemetry)
@@ -116,27 +119,15 @@ pub async fn serve(
         .add_service(team)
         .add_service(regulation)
         .add_service(accounts)
-        .prepare();
-    // Browsers speak gRPC-Web over HTTP/1.1; tonic-web translates.
-    let service = tower::ServiceBuilder::new()
-        .layer(tonic_web::GrpcWebLayer::new())
-        .service(routes);
-    let limits = connection::Limits {
-        keepalive: Duration::from_secs(config.keepalive_s.max(1)),
-        keepalive_timeout: KEEPALIVE_TIMEOUT,
-        max_concurrent_streams: config.max_concurrent_streams,
-    };
-    connection::serve(
-        crate::incoming::capped(
-            listener,
-            config.max_connections,
-            transport,
-            shutdown.clone(),
-        ),
-        service,
-        &limits,
-        shutdown,
-    )
-    .await;
+        .serve_with_incoming_shutdown(
+            crate::incoming::capped(
+                listener,
+                config.max_connections,
+                transport,
+                shutdown.clone(),
+            ),
+            shutdown.cancelled_owned(),
+        )
+        .await?;
     Ok(())
 }

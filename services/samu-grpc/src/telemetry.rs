@@ -107,9 +107,7 @@ impl pb::telemetry_server::Telemetry for TelemetryService {
             unit,
             replies: replies_tx,
         };
-        // In the connection's task (`connection`): a report's frame wakes
-        // its reader in the same poll that read it.
-        crate::connection::spawn(reader.run(request.into_inner(), self.shutdown.clone(), end_tx));
+        tokio::spawn(reader.run(request.into_inner(), self.shutdown.clone(), end_tx));
         // The status that ends the stream comes after every acknowledgement
         // of what was applied: the reply channel closes only once the reader
         // and every queued write of this stream have let go of it, so an
