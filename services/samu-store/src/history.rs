@@ -323,20 +323,29 @@ impl Store {
     /// (a retry after a lost commit acknowledgement, a replay of the spool,
     /// reports a vehicle sent again after a crash) fails on the track's
     /// primary key and is written again with inserts that skip them.
+    ///
+    /// Cancel-safe: dropped half-way (the writer gives up on a slow store
+    /// after `spool.after_ms`), its connection is closed, never returned to
+    /// the pool; see [`CloseUnlessFinished`].
     async fn write_batch_postgres(
         &self,
         pool: &PgPool,
         rows: &BatchRecords<'_>,
         batch: &WriteBatch,
     ) -> Result<(), StoreError> {
-        let mut conn = pool.acquire().await?;
-        match write_postgres(&mut conn, rows, batch, TrackWrite::Copy).await {
+        let mut conn = CloseUnlessFinished(Some(pool.acquire().await?));
+        let live = conn.0.as_deref_mut().expect("held until finished");
+        let written = match write_postgres(live, rows, batch, TrackWrite::Copy).await {
             Err(StoreError::Database(e)) if is_unique_violation(&e) => {
                 metrics::counter!("samu_write_batch_copy_conflicts_total").increment(1);
-                write_postgres(&mut conn, rows, batch, TrackWrite::Insert).await
+                write_postgres(live, rows, batch, TrackWrite::Insert).await
             }
             written => written,
-        }
+        };
+        // Finished, well or not: the connection answered, so its protocol
+        // is in step and it may go back to the pool.
+        drop(conn.0.take());
+        written
     }
 
     /// SQLite: multi-row inserts of the same records, in one transaction.
@@ -624,6 +633,32 @@ async fn write_postgres(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A batch's pooled connection, closed if the write is dropped before it
+/// finishes.
+///
+/// sqlx returns a dropped connection to the pool after a ping, and the ping
+/// first waits for the answer to what was in flight. A write dropped while
+/// its `COPY` waited for the track's lock leaves a backend that gets the
+/// lock later and then waits for `COPY` data forever: the ping never
+/// returns, so the batch pool's one connection never comes back and every
+/// later batch waits for it until the writer spools; the backend keeps its
+/// transaction and its lock on the track, and the next session to ask for
+/// a conflicting lock (a `LOCK`, a non-concurrent index build) queues
+/// behind it. The store takes nothing more until the server restarts
+/// (BENCHMARKS.md, 2026-12-07 evening, the store stall). Closing the
+/// connection instead ends the backend's transaction as soon as it reads,
+/// and the pool opens a new one.
+struct CloseUnlessFinished(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl Drop for CloseUnlessFinished {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            metrics::counter!("samu_write_batch_abandoned_total").increment(1);
+            conn.close_on_drop();
+        }
+    }
 }
 
 /// The track's rows by binary `COPY` ([`crate::copy`]).

@@ -674,3 +674,53 @@ async fn sqlite_keeps_the_tracks_time_index_as_the_migration_made_it() {
     .get("sql");
     assert!(sql.contains("(fix_at)"), "{sql}");
 }
+
+/// PostgreSQL only: a batch dropped while its `COPY` waits for the track's
+/// lock (the writer's patience ran out on a busy store) leaves no backend
+/// behind holding the track. Before, the backend got the lock later and
+/// waited for `COPY` data forever, so the next session asking for a
+/// conflicting lock queued behind it, and every later batch behind that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_batch_dropped_half_way_leaves_no_backend_holding_the_track() {
+    use sqlx::{Connection, Executor};
+    let (store, db) = store(TestBackend::Postgres).await;
+    let id = seed(&store).await.id;
+    let batch = WriteBatch {
+        positions: track_rows(&id, 1..=10, 0.0),
+        ..WriteBatch::default()
+    };
+
+    let mut holder = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    holder.execute("BEGIN").await.unwrap();
+    holder
+        .execute("LOCK TABLE unit_positions IN SHARE MODE")
+        .await
+        .unwrap();
+    let dropped = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        store.write_batch(&batch, t0()),
+    )
+    .await;
+    assert!(dropped.is_err(), "the COPY waits for the lock: {dropped:?}");
+    holder.execute("COMMIT").await.unwrap();
+
+    // Another session's conflicting lock is granted: nothing holds the track.
+    let mut other = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    other.execute("SET lock_timeout = '10s'").await.unwrap();
+    other.execute("BEGIN").await.unwrap();
+    other
+        .execute("LOCK TABLE unit_positions IN SHARE MODE")
+        .await
+        .expect("no backend left holding the track");
+    other.execute("COMMIT").await.unwrap();
+
+    // And the store writes the batch as if nothing had happened.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.write_batch(&batch, t0()),
+    )
+    .await
+    .expect("the write is not stuck")
+    .unwrap();
+    assert_eq!(store.track(&id).await.unwrap(), batch.positions);
+}
