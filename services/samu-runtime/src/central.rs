@@ -246,6 +246,7 @@ impl Central {
             health: write_health,
             spool_after: Duration::from_millis(config.spool.after_ms.max(1)),
             max_batch: config.max_batch.max(1),
+            flush_turn: writer::FLUSH_TURN,
             live_states: writer::LiveStates::new(
                 Arc::downgrade(&central.inner),
                 central

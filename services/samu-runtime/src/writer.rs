@@ -13,8 +13,12 @@
 //! local spool ([`samu_spool`]: on disk before the acknowledgement) and so
 //! does every later one, in order, until the spool is flushed to the store.
 //! Ingest and the walls never wait for the store meanwhile; `/readyz` says
-//! degraded. A full spool brings back-pressure: nothing more is
-//! acknowledged until the store takes some of it.
+//! degraded. The flush goes in turns of [`FLUSH_TURN`], and after each
+//! turn whatever the streams queued meanwhile goes behind the spool, so a
+//! long spool flushed to a slow store never fills the write queue (where a
+//! report waits before the fleet and the walls see it). A full spool brings
+//! back-pressure: nothing more is acknowledged until the store takes some
+//! of it.
 
 use std::{
     path::PathBuf,
@@ -191,7 +195,7 @@ pub(crate) async fn open_spool(
             match flush(
                 store,
                 &mut spool,
-                usize::MAX,
+                FlushBound::ALL,
                 Duration::from_secs(30),
                 health,
             )
@@ -295,7 +299,25 @@ pub(crate) struct Writer {
     pub(crate) spool_after: Duration,
     pub(crate) max_batch: usize,
     pub(crate) live_states: LiveStates,
+    /// How long one turn of flushing the spool may go on ([`FLUSH_TURN`]).
+    pub(crate) flush_turn: Duration,
 }
+
+/// How long one turn of flushing the spool to the store may go on before
+/// the writer takes what the streams queued meanwhile (a turn always
+/// writes one spooled batch, however long that takes within `spool_after`).
+///
+/// A vehicle's report waits for its place in the write queue before the
+/// fleet and the walls see it. Flushing turns of 64 batches with no bound
+/// in time held that queue for seconds when the store was slow: set 19's
+/// state-wide run 1 began with nine spooled batches while autovacuum
+/// analysed the track, commits took 1-5 s, the queue filled and the walls
+/// stood still for two seconds (BENCHMARKS.md, 2026-12-07).
+pub(crate) const FLUSH_TURN: Duration = Duration::from_millis(250);
+
+/// Queue takes after a flush turn at most: the whole queue at its default
+/// size and batch limit (65 536 ÷ 4 096), each a spool append.
+const QUEUED_TAKES_AFTER_FLUSH: usize = 16;
 
 /// The wait between flush attempts while the store stays away.
 const FLUSH_BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
@@ -323,11 +345,26 @@ impl Writer {
                     self.commit(&mut items).await;
                 }
                 _ = tokio::time::sleep_until(next_flush), if spooling => {
-                    match self.flush_some().await {
-                        Flushed::StoreAway(_) => backoff = (backoff * 2).min(FLUSH_BACKOFF.1),
-                        Flushed::Partly | Flushed::Empty => backoff = FLUSH_BACKOFF.0,
+                    let flushed = self.flush_some().await;
+                    next_flush = tokio::time::Instant::now() + match flushed {
+                        Flushed::StoreAway(_) => {
+                            backoff = (backoff * 2).min(FLUSH_BACKOFF.1);
+                            backoff
+                        }
+                        // The turn ended with batches left: the next one
+                        // comes as soon as the queue has had its turn.
+                        Flushed::Partly => {
+                            backoff = FLUSH_BACKOFF.0;
+                            Duration::ZERO
+                        }
+                        Flushed::Empty => {
+                            backoff = FLUSH_BACKOFF.0;
+                            backoff
+                        }
+                    };
+                    if !self.spool.is_empty() {
+                        self.take_queued(&mut queue, &mut items).await;
                     }
-                    next_flush = tokio::time::Instant::now() + backoff;
                 }
                 _ = tokio::time::sleep_until(next_live), if live_every.is_some() => {
                     // One chunk per turn: the queue's reports are served
@@ -417,6 +454,31 @@ impl Writer {
         }
     }
 
+    /// Takes what the streams queued, without waiting for more, up to
+    /// [`QUEUED_TAKES_AFTER_FLUSH`] batches: while the spool holds
+    /// batches, each goes behind them with one append to disk and is
+    /// acknowledged. Returns the items taken.
+    async fn take_queued(
+        &mut self,
+        queue: &mut mpsc::Receiver<WriteItem>,
+        items: &mut Vec<WriteItem>,
+    ) -> usize {
+        let mut taken = 0;
+        for _ in 0..QUEUED_TAKES_AFTER_FLUSH {
+            if queue.is_empty() {
+                break;
+            }
+            items.clear();
+            let n = queue.recv_many(items, self.max_batch).await;
+            if n == 0 {
+                break;
+            }
+            taken += n;
+            self.commit(items).await;
+        }
+        taken
+    }
+
     /// Writes one chunk of the live states written behind; returns how many.
     async fn write_live_chunk(&mut self) -> usize {
         let mut items = self.live_states.take().await;
@@ -457,13 +519,17 @@ impl Writer {
         }
     }
 
-    /// Writes spooled batches to the store, oldest first, for up to a
-    /// second so queued reports are not kept waiting behind a long spool.
+    /// Writes spooled batches to the store, oldest first, for one turn
+    /// ([`Writer::flush_turn`], at least one batch) so queued reports are
+    /// not kept waiting behind a long spool.
     async fn flush_some(&mut self) -> Flushed {
         let flushed = flush(
             &self.store,
             &mut self.spool,
-            FLUSH_SLICE_BATCHES,
+            FlushBound {
+                batches: FLUSH_SLICE_BATCHES,
+                time: self.flush_turn,
+            },
             self.spool_after,
             &self.health,
         )
@@ -475,8 +541,24 @@ impl Writer {
     }
 }
 
-/// Spooled batches written per turn before the writer looks at its queue.
+/// Spooled batches written per turn at most, however fast the store.
 const FLUSH_SLICE_BATCHES: usize = 64;
+
+/// When a run of [`flush`] stops with batches left: after this many, or
+/// once this much time has gone (after the first batch, which is always
+/// tried).
+struct FlushBound {
+    batches: usize,
+    time: Duration,
+}
+
+impl FlushBound {
+    /// Everything, however long it takes: at startup, before any report.
+    const ALL: FlushBound = FlushBound {
+        batches: usize::MAX,
+        time: Duration::MAX,
+    };
+}
 
 enum Flushed {
     /// Every spooled batch is in the store.
@@ -487,19 +569,23 @@ enum Flushed {
     StoreAway(StoreError),
 }
 
-/// Writes up to `max` spooled batches to the store, in order, giving each
-/// `patience` before calling the store away (a busy SQLite file or a dead
-/// connection would otherwise hold the writer for their own timeouts).
+/// Writes spooled batches to the store, in order, until `bound`, giving
+/// each `patience` before calling the store away (a busy SQLite file or a
+/// dead connection would otherwise hold the writer for their own timeouts).
 async fn flush(
     store: &Store,
     spool: &mut Spool<WriteBatch>,
-    max: usize,
+    bound: FlushBound,
     patience: Duration,
     health: &WriteHealth,
 ) -> Flushed {
+    let started = std::time::Instant::now();
     let mut written = 0;
     let flushed = loop {
-        if written == max {
+        if written > 0
+            && !spool.is_empty()
+            && (written >= bound.batches || started.elapsed() >= bound.time)
+        {
             break Flushed::Partly;
         }
         let front = match blocking(|| spool.front().map(|b| b.cloned())) {
@@ -723,6 +809,7 @@ mod tests {
             spool_after,
             max_batch: 64,
             live_states: LiveStates::new(Weak::new(), None),
+            flush_turn: FLUSH_TURN,
         }
     }
 
@@ -829,6 +916,142 @@ mod tests {
             .await;
         assert_eq!(rx.try_recv().unwrap().seq(), 3);
         assert!(writer.spool.is_empty());
+    }
+
+    /// `writer` with `batches` batches in its spool, one status change
+    /// each (event numbers 1, 2, …), acknowledged on `tx`.
+    async fn spool_batches(
+        writer: &mut Writer,
+        db: &samu_testkit::TestDatabase,
+        batches: u64,
+        tx: &mpsc::Sender<Reply>,
+    ) {
+        let mut lock = lock_sqlite(&db.url).await;
+        for n in 1..=batches {
+            writer
+                .commit(&mut vec![item(change("good", n), tx, n)])
+                .await;
+        }
+        lock.execute("ROLLBACK").await.unwrap();
+        assert_eq!(writer.spool.len(), batches);
+    }
+
+    async fn event_numbers(store: &Store) -> Vec<u64> {
+        store
+            .status_history(&UnitId::parse("u", "good").unwrap())
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.event_no)
+            .collect()
+    }
+
+    /// A flush turn stops once its time is up, with batches left, and what
+    /// the streams queued meanwhile is taken at once: spooled behind the
+    /// older batches and acknowledged, never kept waiting for the whole
+    /// spool to reach the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flush_turn_ends_in_time_and_the_queue_goes_behind_the_spool() {
+        let db = TestBackend::Sqlite.fresh().await;
+        let store = store_with_unit(&db).await;
+        let spool_dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&store, spool_dir.path(), Duration::from_millis(300));
+        let (tx, mut rx) = mpsc::channel(16);
+        spool_batches(&mut writer, &db, 4, &tx).await;
+        for seq in 1..=4 {
+            assert_eq!(
+                rx.try_recv().unwrap().seq(),
+                seq,
+                "acknowledged once spooled"
+            );
+        }
+
+        // A turn with no time at all still writes one batch, then stops.
+        writer.flush_turn = Duration::ZERO;
+        assert!(matches!(writer.flush_some().await, Flushed::Partly));
+        assert_eq!(writer.spool.len(), 3);
+        assert_eq!(event_numbers(&store).await, vec![1]);
+
+        let (queue_tx, mut queue) = mpsc::channel(16);
+        for n in 5..=6 {
+            queue_tx
+                .send(item(change("good", n), &tx, n))
+                .await
+                .unwrap();
+        }
+        let mut items = Vec::new();
+        assert_eq!(writer.take_queued(&mut queue, &mut items).await, 2);
+        assert_eq!(rx.try_recv().unwrap().seq(), 5);
+        assert_eq!(rx.try_recv().unwrap().seq(), 6);
+        assert_eq!(writer.spool.len(), 4, "behind the three batches left");
+        assert_eq!(
+            writer.take_queued(&mut queue, &mut items).await,
+            0,
+            "an empty queue is not waited for"
+        );
+
+        // A turn of the default length empties this short spool, in order.
+        writer.flush_turn = FLUSH_TURN;
+        assert!(matches!(writer.flush_some().await, Flushed::Empty));
+        assert_eq!(event_numbers(&store).await, vec![1, 2, 3, 4, 5, 6]);
+        assert!(!writer.health.report().degraded);
+    }
+
+    /// The writer's own loop with the shortest turns: a report queued while
+    /// the spool holds batches is acknowledged, stored after them, and the
+    /// writer goes back to writing straight to the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_interleaves_its_queue_with_a_spool_flush_and_keeps_the_order() {
+        let db = TestBackend::Sqlite.fresh().await;
+        let store = store_with_unit(&db).await;
+        let spool_dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&store, spool_dir.path(), Duration::from_millis(300));
+        let (tx, mut rx) = mpsc::channel(64);
+        spool_batches(&mut writer, &db, 8, &tx).await;
+        writer.flush_turn = Duration::ZERO;
+        let health = writer.health.clone();
+
+        let (queue_tx, queue) = mpsc::channel(4);
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(writer.run(queue, Duration::from_secs(5), shutdown.clone()));
+        for n in 9..=12 {
+            queue_tx
+                .send(item(change("good", n), &tx, n))
+                .await
+                .unwrap();
+        }
+        let mut acknowledged = Vec::new();
+        while acknowledged.len() < 12 {
+            let reply = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("every report acknowledged")
+                .unwrap();
+            acknowledged.push(reply.seq());
+        }
+        assert_eq!(acknowledged, (1..=12).collect::<Vec<_>>());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while event_numbers(&store).await.len() < 12 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the spool reaches the store"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(event_numbers(&store).await, (1..=12).collect::<Vec<_>>());
+
+        queue_tx
+            .send(item(change("good", 13), &tx, 13))
+            .await
+            .unwrap();
+        let reply = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("acknowledged")
+            .unwrap();
+        assert_eq!(reply.seq(), 13);
+        assert!(!health.report().degraded, "{:?}", health.report());
+        assert_eq!(event_numbers(&store).await, (1..=13).collect::<Vec<_>>());
+        shutdown.cancel();
+        running.await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
