@@ -17,6 +17,14 @@
 #            alternating 10-second slices each
 #   peers    nearest-of-type: ours (gRPC) vs Redis GEOSEARCH vs PostGIS KNN
 #   restart  SIGTERM, start again, time until /readyz answers 200
+#   stall    (not in the default list) the state-wide load while PostgreSQL's
+#            track is locked against writes: STALL_FIRST_S (3) seconds at
+#            once, longer than the spool's 2 s, then STALL_LOCK_S (0.8) of
+#            every second for STALL_S (15) seconds, a store whose every
+#            commit takes about a second; the locks start STALL_AT (5)
+#            seconds into the measured window and are logged to
+#            stall-RUN.log. Over a window of STALL_DURATION (45) s: the walls must
+#            go on, and every acknowledged fix must reach the store.
 # Each phase's window opens WARMUP seconds (default 5) after every vehicle's
 # first report is acknowledged (samu-load --warmup): the steady state, not
 # the start; WARMUP=0 as every set before 2026-12-04 (morning).
@@ -26,7 +34,7 @@
 # autovacuum); the medians
 # and ratios are printed at the end. Tunables: VEHICLES, DURATION, WALLS
 # (of the latency and state phases), CENTRALS (of the state phase), PHASES
-# (a subset of "ingest memory latency state compare peers restart", in that order), PERF=1 (a `perf record` CPU profile of the
+# (a subset of "ingest memory latency state compare peers stall restart", in that order; stall only when named), PERF=1 (a `perf record` CPU profile of the
 # server during each load phase, in the results folder; needs Debian's
 # linux-perf; with PERF_ALL=1 the whole machine, by process name), SERVER_ENV (variables for the server alone, as
 # "NAME=value NAME2=value2": an allocator's settings, say), SERVER_FEATURES
@@ -49,6 +57,12 @@ DURATION=${DURATION:-30}
 WALLS=${WALLS:-100}
 CENTRALS=${CENTRALS:-50}
 PHASES=${PHASES:-ingest memory latency state compare peers restart}
+STALL_AT=${STALL_AT:-5}
+STALL_FIRST_S=${STALL_FIRST_S:-3}
+STALL_LOCK_S=${STALL_LOCK_S:-0.8}
+STALL_FREE_S=${STALL_FREE_S:-0.2}
+STALL_S=${STALL_S:-15}
+STALL_DURATION=${STALL_DURATION:-45}
 PERF=${PERF:-0}
 WARMUP=${WARMUP:-5}
 GENERATOR_NICE=${GENERATOR_NICE:-0}
@@ -202,6 +216,30 @@ load() {
     fi
 }
 
+# `lock_track SECONDS`: one transaction that holds the track (the table
+# every batch of the writer appends to) against writes for SECONDS, as a
+# long ANALYZE's I/O, a migration or a stuck disk keeps commits waiting.
+lock_track() {
+    echo "lock $(date +%s.%N) $1"
+    psql "$DB_URL" -qAtc "BEGIN; LOCK TABLE unit_positions IN SHARE MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null
+    echo "free $(date +%s.%N)"
+}
+
+# The stall phase's store: one long lock, then a lock most of every second,
+# from STALL_AT seconds after the measured window opens (when samu-load
+# writes its first scrape: every vehicle connected and warmed up).
+stall_store() {
+    local end
+    until [ -s "$OUT/metrics-stall-$run-before.txt" ]; do sleep 0.1; done
+    sleep "$STALL_AT"
+    lock_track "$STALL_FIRST_S"
+    end=$(($(date +%s) + STALL_S))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        lock_track "$STALL_LOCK_S"
+        sleep "$STALL_FREE_S"
+    done
+}
+
 # Tags a JSON line with the run and the compare slice it came from.
 tag_slice() { sed "s/^{/{\"run\":$run,\"slice\":$slice,/"; }
 
@@ -255,6 +293,16 @@ for run in $(seq 1 "$RUNS"); do
         "$BIN/samu-peers" --only queries --redis "$SAMU_TEST_REDIS_URL" --postgis "$PEERS_URL" \
             --grpc "http://127.0.0.1:$GRPC_PORT" --console-grpc "http://127.0.0.1:$CONSOLE_PORT" --token-file "$TOKENS" --central-id 3199991 \
             --units "$VEHICLES" | tee -a "$OUT/peers.jsonl"
+    fi
+    if phase stall; then
+        samu_step "run $run/$RUNS: store stall, the state-wide load while the track is locked ($STALL_FIRST_S s, then $STALL_LOCK_S s of every second for $STALL_S s)"
+        drain
+        stall_store >"$OUT/stall-$run.log" 2>&1 &
+        stall_pid=$!
+        # The state phase's centrals and units again: no new registry.
+        load stall --vehicles "$VEHICLES" --walls "$WALLS" --centrals "$CENTRALS" --duration "$STALL_DURATION" --rate 1 \
+            --nearest-rate 20 --console-grpc "http://127.0.0.1:$CONSOLE_PORT" --central-id 3190000 | tee -a "$OUT/stall.jsonl"
+        wait "$stall_pid" || samu_warn "the stall's locks failed: see $OUT/stall-$run.log"
     fi
     if phase restart; then
         samu_step "run $run/$RUNS: restart with $VEHICLES+ units"

@@ -34,7 +34,8 @@ def main(folder):
     # Acknowledged positions (the acks less one crew declaration per
     # vehicle) not found in the store; negative: more stored than acked
     # (stored before the run stopped, acks still in flight).
-    for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), (f"{writers} writers", ours)):
+    stall = lines(folder, "stall.jsonl")
+    for name, rows in (("ingest", ingest), ("latency", latency), ("state-wide", state), (f"{writers} writers", ours), ("store stall", stall)):
         lost = [r["reports_acked"] - r["vehicles"] - r["stored_track_rows"] for r in rows if r.get("stored_track_rows") is not None]
         settled = [r.get("stored_track_settled") for r in rows]
         if lost:
@@ -61,6 +62,8 @@ def main(folder):
         print(f"| server memory per connected vehicle, 1 Hz, fresh server (memory phase) | ≤ 16 KiB | {fmt(median(memory, 'rss_per_vehicle_kib'))} KiB |")
     print(f"| server memory per connected vehicle (ingest phase) | ≤ 16 KiB | {fmt(median(ingest, 'rss_per_vehicle_kib'))} KiB |")
     print(f"| restart: /readyz green again | ≤ 5 s | {fmt(median(restart, 'restart_ready_s'))} s |")
+    if stall:
+        print_stall(folder, stall)
     print()
     print("| where the two cores went (% of one core; machine: % of both) | server | PostgreSQL | generator | machine busy |")
     print("|---|---|---|---|---|")
@@ -119,6 +122,31 @@ def main(folder):
                     print(f"| nearest k=5 p50 (ms), {port} | {fmt(o50)} | {peer} {fmt(p50)} | {o50 / p50:.2f} |")
             elif o:
                 print(f"| nearest k=5 p99 (ms), {port} | {fmt(o)} | {peer}: {next((r.get('postgis') for r in peers if r.get('postgis')), 'n/a')} | n/a |")
+
+
+def counter(path, name):
+    """A counter's value in a /metrics scrape, 0 when absent."""
+    if not path.exists():
+        return 0
+    for line in path.read_text().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0
+
+
+def print_stall(folder, stall):
+    """The stall phase: the walls while the track is locked, run by run."""
+    folder = Path(folder)
+    for r in stall:
+        run = stall.index(r) + 1
+        timeline = [json.loads(l) for l in (folder / f"timeline-stall-{run}.jsonl").read_text().splitlines() if l.strip()] \
+            if (folder / f"timeline-stall-{run}.jsonl").exists() else []
+        silent = sum(1 for t in timeline if not t.get("wall_max_ms"))
+        worst = max((t.get("wall_max_ms") or 0 for t in timeline), default=0)
+        late = sum(t.get("wall_over_150ms") or 0 for t in timeline)
+        before, after = (folder / f"metrics-stall-{run}-{w}.txt" for w in ("before", "after"))
+        spooled = counter(after, "samu_spool_appended_total") - counter(before, "samu_spool_appended_total")
+        print(f"| store stall, run {run}: walls while the track is locked | p99 ≤ 150 ms | p50 {fmt(r.get('wall_latency_p50_ms'))} ms, p99 {fmt(r.get('wall_latency_p99_ms'))} ms, worst {fmt(worst)} ms; {late:,} wall updates over 150 ms, {silent} of {len(timeline)} seconds without one; {fmt(r.get('ingest_per_s'))} reports/s acknowledged, errors {fmt(r.get('errors'))}; {spooled:,.0f} batches spooled in the window |")
 
 
 if __name__ == "__main__":
