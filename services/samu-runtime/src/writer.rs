@@ -918,22 +918,34 @@ mod tests {
         assert!(writer.spool.is_empty());
     }
 
-    /// `writer` with `batches` batches in its spool, one status change
-    /// each (event numbers 1, 2, …), acknowledged on `tx`.
-    async fn spool_batches(
-        writer: &mut Writer,
-        db: &samu_testkit::TestDatabase,
+    /// A SQLite store with the unit `good`, and a writer on it whose spool
+    /// holds `batches` batches, one status change each (event numbers 1,
+    /// 2, …), acknowledged on the returned channel. The database and the
+    /// spool's folder live as long as the first and third values.
+    async fn writer_with_spooled(
         batches: u64,
-        tx: &mpsc::Sender<Reply>,
+    ) -> (
+        samu_testkit::TestDatabase,
+        Store,
+        tempfile::TempDir,
+        Writer,
+        mpsc::Sender<Reply>,
+        mpsc::Receiver<Reply>,
     ) {
+        let db = TestBackend::Sqlite.fresh().await;
+        let store = store_with_unit(&db).await;
+        let spool_dir = tempfile::tempdir().unwrap();
+        let mut writer = writer(&store, spool_dir.path(), Duration::from_millis(300));
+        let (tx, rx) = mpsc::channel(64);
         let mut lock = lock_sqlite(&db.url).await;
         for n in 1..=batches {
             writer
-                .commit(&mut vec![item(change("good", n), tx, n)])
+                .commit(&mut vec![item(change("good", n), &tx, n)])
                 .await;
         }
         lock.execute("ROLLBACK").await.unwrap();
         assert_eq!(writer.spool.len(), batches);
+        (db, store, spool_dir, writer, tx, rx)
     }
 
     async fn event_numbers(store: &Store) -> Vec<u64> {
@@ -952,12 +964,7 @@ mod tests {
     /// spool to reach the store.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_flush_turn_ends_in_time_and_the_queue_goes_behind_the_spool() {
-        let db = TestBackend::Sqlite.fresh().await;
-        let store = store_with_unit(&db).await;
-        let spool_dir = tempfile::tempdir().unwrap();
-        let mut writer = writer(&store, spool_dir.path(), Duration::from_millis(300));
-        let (tx, mut rx) = mpsc::channel(16);
-        spool_batches(&mut writer, &db, 4, &tx).await;
+        let (_db, store, _spool_dir, mut writer, tx, mut rx) = writer_with_spooled(4).await;
         for seq in 1..=4 {
             assert_eq!(
                 rx.try_recv().unwrap().seq(),
@@ -1002,12 +1009,7 @@ mod tests {
     /// writer goes back to writing straight to the store.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_writer_interleaves_its_queue_with_a_spool_flush_and_keeps_the_order() {
-        let db = TestBackend::Sqlite.fresh().await;
-        let store = store_with_unit(&db).await;
-        let spool_dir = tempfile::tempdir().unwrap();
-        let mut writer = writer(&store, spool_dir.path(), Duration::from_millis(300));
-        let (tx, mut rx) = mpsc::channel(64);
-        spool_batches(&mut writer, &db, 8, &tx).await;
+        let (_db, store, _spool_dir, mut writer, tx, mut rx) = writer_with_spooled(8).await;
         writer.flush_turn = Duration::ZERO;
         let health = writer.health.clone();
 
