@@ -137,10 +137,8 @@ def counter(path, name):
 def print_stall(folder, stall):
     """The stall phase: the walls while the track is locked, run by run."""
     folder = Path(folder)
-    for r in stall:
-        run = stall.index(r) + 1
-        timeline = [json.loads(l) for l in (folder / f"timeline-stall-{run}.jsonl").read_text().splitlines() if l.strip()] \
-            if (folder / f"timeline-stall-{run}.jsonl").exists() else []
+    for run, r in enumerate(stall, start=1):
+        timeline = lines(folder, f"timeline-stall-{run}.jsonl")
         silent = sum(1 for t in timeline if not t.get("wall_max_ms"))
         worst = max((t.get("wall_max_ms") or 0 for t in timeline), default=0)
         late = sum(t.get("wall_over_150ms") or 0 for t in timeline)

@@ -346,22 +346,14 @@ impl Writer {
                 }
                 _ = tokio::time::sleep_until(next_flush), if spooling => {
                     let flushed = self.flush_some().await;
-                    next_flush = tokio::time::Instant::now() + match flushed {
-                        Flushed::StoreAway(_) => {
-                            backoff = (backoff * 2).min(FLUSH_BACKOFF.1);
-                            backoff
-                        }
-                        // The turn ended with batches left: the next one
-                        // comes as soon as the queue has had its turn.
-                        Flushed::Partly => {
-                            backoff = FLUSH_BACKOFF.0;
-                            Duration::ZERO
-                        }
-                        Flushed::Empty => {
-                            backoff = FLUSH_BACKOFF.0;
-                            backoff
-                        }
+                    backoff = match flushed {
+                        Flushed::StoreAway(_) => (backoff * 2).min(FLUSH_BACKOFF.1),
+                        Flushed::Partly | Flushed::Empty => FLUSH_BACKOFF.0,
                     };
+                    // A turn that ended with batches left is followed by the
+                    // next as soon as the queue has had its turn.
+                    next_flush = tokio::time::Instant::now()
+                        + if matches!(flushed, Flushed::Partly) { Duration::ZERO } else { backoff };
                     if !self.spool.is_empty() {
                         self.take_queued(&mut queue, &mut items).await;
                     }
@@ -469,11 +461,8 @@ impl Writer {
                 break;
             }
             items.clear();
-            let n = queue.recv_many(items, self.max_batch).await;
-            if n == 0 {
-                break;
-            }
-            taken += n;
+            // Not empty: this takes what is there without waiting.
+            taken += queue.recv_many(items, self.max_batch).await;
             self.commit(items).await;
         }
         taken
@@ -948,6 +937,18 @@ mod tests {
         (db, store, spool_dir, writer, tx, rx)
     }
 
+    /// Queues status changes `numbers` (event and sequence numbers alike)
+    /// on `queue`, acknowledged on `tx`, as the streams would.
+    async fn enqueue(
+        queue: &mpsc::Sender<WriteItem>,
+        tx: &mpsc::Sender<Reply>,
+        numbers: std::ops::RangeInclusive<u64>,
+    ) {
+        for n in numbers {
+            queue.send(item(change("good", n), tx, n)).await.unwrap();
+        }
+    }
+
     async fn event_numbers(store: &Store) -> Vec<u64> {
         store
             .status_history(&UnitId::parse("u", "good").unwrap())
@@ -980,12 +981,7 @@ mod tests {
         assert_eq!(event_numbers(&store).await, vec![1]);
 
         let (queue_tx, mut queue) = mpsc::channel(16);
-        for n in 5..=6 {
-            queue_tx
-                .send(item(change("good", n), &tx, n))
-                .await
-                .unwrap();
-        }
+        enqueue(&queue_tx, &tx, 5..=6).await;
         let mut items = Vec::new();
         assert_eq!(writer.take_queued(&mut queue, &mut items).await, 2);
         assert_eq!(rx.try_recv().unwrap().seq(), 5);
@@ -1016,12 +1012,7 @@ mod tests {
         let (queue_tx, queue) = mpsc::channel(4);
         let shutdown = CancellationToken::new();
         let running = tokio::spawn(writer.run(queue, Duration::from_secs(5), shutdown.clone()));
-        for n in 9..=12 {
-            queue_tx
-                .send(item(change("good", n), &tx, n))
-                .await
-                .unwrap();
-        }
+        enqueue(&queue_tx, &tx, 9..=12).await;
         let mut acknowledged = Vec::new();
         while acknowledged.len() < 12 {
             let reply = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -1041,10 +1032,7 @@ mod tests {
         }
         assert_eq!(event_numbers(&store).await, (1..=12).collect::<Vec<_>>());
 
-        queue_tx
-            .send(item(change("good", 13), &tx, 13))
-            .await
-            .unwrap();
+        enqueue(&queue_tx, &tx, 13..=13).await;
         let reply = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
             .expect("acknowledged")
